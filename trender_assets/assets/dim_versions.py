@@ -1,0 +1,100 @@
+"""Writes SCD2 versions of dim_repositories from the stored observations, keeping surrogate keys.
+
+For each affected repository the version chain is rebuilt from all its observations
+(``logic.scd2.build_versions``). An existing version that is still wanted (same valid_from and
+attributes) keeps its ``repo_key``; the rest are replaced, and facts are re-pointed to the version
+valid on their snapshot date. Runs inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Iterable
+
+import sqlalchemy as sa
+
+from trender_assets.logic.scd2 import Observation, Version, build_versions
+
+
+def _load_observations(conn: sa.Connection, repo_ids: list[int]) -> dict[int, list[Observation]]:
+    found: dict[int, list[Observation]] = defaultdict(list)
+    rows = conn.execute(sa.text(
+        "select repo_id, snapshot_date, attributes_hash, attributes from dim_repository_observations"
+        " where repo_id = any(:ids)"
+    ), {"ids": repo_ids})
+    for repo_id, day, digest, attrs in rows:
+        found[repo_id].append(Observation(day, digest, attrs))
+    return found
+
+
+def _version_row(repo_id: int, v: Version) -> dict:
+    a = v.attributes
+    return {
+        "repo_id": repo_id, "name": a["repo_full_name"], "lang": a.get("language"),
+        "descr": a.get("description"), "home": a.get("homepage"), "lic": a.get("license_spdx"),
+        "topics": json.dumps(a.get("topics") or []), "archived": bool(a.get("archived")),
+        "sha": a.get("readme_sha"), "url": a.get("html_url"), "created": a.get("created_at"),
+        "hash": v.attributes_hash, "from": v.valid_from, "to": v.valid_to, "current": v.is_current,
+    }
+
+
+def rebuild_versions(conn: sa.Connection, repo_ids: Iterable[int]) -> dict[str, int]:
+    """Bring the versions of ``repo_ids`` in line with their observations; returns change counts."""
+    ids = sorted(set(repo_ids))
+    counts = {"versions_inserted": 0, "versions_updated": 0, "versions_deleted": 0, "facts_repointed": 0}
+    if not ids:
+        return counts
+    conn.execute(sa.text("set constraints all deferred"))
+    observations = _load_observations(conn, ids)
+    existing: dict[tuple, tuple] = {}
+    for key, repo_id, valid_from, digest, valid_to in conn.execute(sa.text(
+        "select repo_key, repo_id, valid_from, attributes_hash, valid_to from dim_repositories"
+        " where repo_id = any(:ids) for update"
+    ), {"ids": ids}):
+        existing[(repo_id, valid_from, digest)] = (key, valid_to)
+
+    wanted: dict[tuple, tuple[int, Version]] = {}
+    for repo_id in ids:
+        for version in build_versions(observations.get(repo_id, [])):
+            wanted[(repo_id, version.valid_from, version.attributes_hash)] = (repo_id, version)
+
+    stale = [existing[k][0] for k in existing.keys() - wanted.keys()]
+    if stale:
+        conn.execute(sa.text("delete from dim_repositories where repo_key = any(:keys)"), {"keys": stale})
+        counts["versions_deleted"] = len(stale)
+
+    # Close versions before opening others, so "one current version per repository" always holds.
+    changed = [(k, v) for k, v in wanted.items() if k in existing and existing[k][1] != v[1].valid_to]
+    changed.sort(key=lambda kv: kv[1][1].is_current)
+    for key, (_repo_id, version) in changed:
+        conn.execute(sa.text(
+            "update dim_repositories set valid_to = :to, is_current = :current, loaded_at = now()"
+            " where repo_key = :key"
+        ), {"to": version.valid_to, "current": version.is_current, "key": existing[key][0]})
+    counts["versions_updated"] = len(changed)
+
+    new_rows = [_version_row(repo_id, v) for k, (repo_id, v) in wanted.items() if k not in existing]
+    if new_rows:
+        conn.execute(sa.text(
+            "insert into dim_repositories (repo_id, repo_full_name, language, description, homepage,"
+            " license_spdx, topics, archived, readme_sha, html_url, created_at, attributes_hash, valid_from,"
+            " valid_to, is_current) values (:repo_id, :name, :lang, :descr, :home, :lic, cast(:topics as jsonb),"
+            " :archived, :sha, :url, cast(:created as timestamptz), :hash, :from, :to, :current)"
+        ), new_rows)
+        counts["versions_inserted"] = len(new_rows)
+
+    # Facts follow the version valid on their snapshot date.
+    result = conn.execute(sa.text(
+        "update fact_repo_snapshots f set repo_key = d.repo_key from dim_repositories d"
+        " where f.repo_id = any(:ids) and d.repo_id = f.repo_id and d.valid_from <= f.snapshot_date"
+        " and (d.valid_to is null or f.snapshot_date < d.valid_to) and f.repo_key <> d.repo_key"
+    ), {"ids": ids})
+    counts["facts_repointed"] = result.rowcount
+    # A fact whose day no longer has an observation (its staging changed since) has no version.
+    conn.execute(sa.text(
+        "delete from fact_repo_snapshots f where f.repo_id = any(:ids) and not exists ("
+        " select 1 from dim_repositories d where d.repo_key = f.repo_key)"
+    ), {"ids": ids})
+    conn.execute(sa.text("set constraints all immediate"))
+    return counts

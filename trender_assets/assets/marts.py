@@ -1,0 +1,165 @@
+"""Daily marts: dim_repositories (SCD type 2) and fact_repo_snapshots (momentum and ranks)."""
+
+
+import json
+from datetime import date
+
+import dagster as dg
+import sqlalchemy as sa
+
+from trender_assets.assets.common import OWNERS, column_schema, markdown_table
+from trender_assets.assets.dim_versions import rebuild_versions
+from trender_assets.assets.staging import stg_repos_validated
+from trender_assets.logic.ranking import Candidate, rank_snapshot
+from trender_assets.logic.scd2 import attributes_hash
+from trender_assets.partitions import LANGUAGES, by_snapshot_date, daily_partitions
+from trender_assets.resources import TrenderSettings, WarehouseResource
+
+DIM_SCHEMA = column_schema(
+    ("repo_key", "bigint", "surrogate key of one version"),
+    ("repo_id", "bigint", "GitHub repository id (durable key)"),
+    ("repo_full_name", "text", "owner/name during this version"),
+    ("language", "text", "GitHub's own language"),
+    ("description", "text", ""),
+    ("readme_sha", "text", "README version; a change opens a new version"),
+    ("valid_from", "date", "first snapshot day of this version"),
+    ("valid_to", "date", "exclusive end; null while current"),
+    ("is_current", "boolean", "exactly one current version per repository"),
+)
+FACT_SCHEMA = column_schema(
+    ("snapshot_date", "date", "partition"),
+    ("language", "text", "category: python, typescript, go or render"),
+    ("repo_id", "bigint", "GitHub repository id"),
+    ("repo_key", "bigint", "dim_repositories version valid on snapshot_date"),
+    ("stars", "integer", "stargazers as fetched"),
+    ("age_days", "integer", "days since creation (UTC)"),
+    ("recency_score", "double precision", "1.0 up to 14 days, then halves every 62 days, floor 0.01"),
+    ("normalized_stars", "double precision", "stars / max stars of the category that day"),
+    ("momentum_score", "double precision", "0.7 x recency + 0.3 x normalized_stars, in [0, 1]"),
+    ("rank_overall", "integer", "by momentum across categories, 1 = best"),
+    ("rank_in_language", "integer", "by momentum within the category, 1 = best"),
+)
+
+_STG_OF_DAY = sa.text(
+    "select language, repo_id, repo_full_name, github_language, description, homepage, license_spdx, topics,"
+    " archived, html_url, created_at, readme_sha, stars, forks, open_issues"
+    " from stg_repos_validated where snapshot_date = :d order by language, repo_id"
+)
+
+
+def _tracked_attributes(row: sa.RowMapping) -> dict:
+    return {
+        "repo_full_name": row["repo_full_name"], "description": row["description"],
+        "language": row["github_language"], "homepage": row["homepage"], "license_spdx": row["license_spdx"],
+        "topics": sorted(row["topics"] or []), "archived": row["archived"], "readme_sha": row["readme_sha"],
+        # carried along, not tracked: they never change or do not define a version
+        "html_url": row["html_url"], "created_at": row["created_at"].isoformat(),
+    }
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date)],
+    group_name="marts",
+    kinds={"postgres", "python"},
+    owners=OWNERS,
+    tags={"layer": "mart"},
+    automation_condition=dg.AutomationCondition.eager(),
+    metadata={"dagster/column_schema": DIM_SCHEMA, "dagster/table_name": "public.dim_repositories"},
+)
+def dim_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Repositories as SCD type 2, keyed by GitHub id. Day D records what every repository looked
+    like (name, description, language, homepage, license, topics, archived, README sha); versions
+    are derived from those dated observations, so backfilling days in any order gives the same
+    history. Depends on all four language partitions of D."""
+    day = date.fromisoformat(context.partition_key)
+    with warehouse.engine.begin() as conn:
+        rows = conn.execute(_STG_OF_DAY, {"d": day}).mappings().all()
+        observed: dict[int, dict] = {}
+        for row in rows:  # a repository found by two searches is one observation
+            observed.setdefault(row["repo_id"], _tracked_attributes(row))
+        before = [r[0] for r in conn.execute(sa.text(
+            "delete from dim_repository_observations where snapshot_date = :d returning repo_id"), {"d": day})]
+        if observed:
+            conn.execute(sa.text(
+                "insert into dim_repository_observations (repo_id, snapshot_date, attributes_hash, attributes)"
+                " values (:id, :d, :hash, cast(:attrs as jsonb))"
+            ), [{"id": rid, "d": day, "hash": attributes_hash(a), "attrs": json.dumps(a)}
+                for rid, a in observed.items()])
+        counts = rebuild_versions(conn, [*observed, *before])
+        current = conn.execute(sa.text(
+            "select d.repo_full_name, d.language, d.valid_from, d.is_current from dim_repositories d"
+            " where d.repo_id = any(:ids) and d.valid_from <= :d and (d.valid_to is null or :d < d.valid_to)"
+            " order by d.repo_full_name"), {"ids": list(observed), "d": day}).mappings().all()
+        total = conn.execute(sa.text("select count(*) from dim_repositories")).scalar_one()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(observed),
+        "repositories_observed": len(observed),
+        "dim_rows_total": total,
+        **counts,
+        "preview": markdown_table(current, ["repo_full_name", "language", "valid_from", "is_current"]),
+    })
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date), dim_repositories],
+    group_name="marts",
+    kinds={"postgres", "python"},
+    owners=OWNERS,
+    tags={"layer": "mart"},
+    automation_condition=dg.AutomationCondition.eager(),
+    metadata={"dagster/column_schema": FACT_SCHEMA, "dagster/table_name": "public.fact_repo_snapshots"},
+)
+def fact_repo_snapshots(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: TrenderSettings
+) -> dg.MaterializeResult:
+    """One row per repository per language category per day, with momentum and ranks. Per language
+    the top repositories by momentum are kept (``top_per_language``), plus every render project;
+    the category's most-starred repository is always kept since it anchors normalized_stars."""
+    day = date.fromisoformat(context.partition_key)
+    with warehouse.engine.begin() as conn:
+        rows = conn.execute(_STG_OF_DAY, {"d": day}).mappings().all()
+        candidates = [
+            Candidate(language=r["language"], repo_id=r["repo_id"], repo_full_name=r["repo_full_name"],
+                      stars=r["stars"], forks=r["forks"], open_issues=r["open_issues"],
+                      created_on=r["created_at"].date())
+            for r in rows
+        ]
+        ranked = rank_snapshot(candidates, day, settings.scoring, settings.top_per_language)
+        keys = dict(conn.execute(sa.text(
+            "select repo_id, repo_key from dim_repositories where valid_from <= :d"
+            " and (valid_to is null or :d < valid_to)"), {"d": day}).all())
+        missing = sorted({r.repo_id for r in ranked if r.repo_id not in keys})
+        if missing:
+            raise dg.Failure(
+                f"dim_repositories has no version valid on {day} for {len(missing)} repositories "
+                f"(e.g. {missing[:3]}); materialize dim_repositories for {day} first"
+            )
+        conn.execute(sa.text("delete from fact_repo_snapshots where snapshot_date = :d"), {"d": day})
+        if ranked:
+            conn.execute(sa.text(
+                "insert into fact_repo_snapshots (snapshot_date, language, repo_id, repo_key, repo_full_name,"
+                " stars, forks, open_issues, age_days, recency_score, normalized_stars, momentum_score,"
+                " rank_overall, rank_in_language) values (:d, :language, :repo_id, :key, :repo_full_name,"
+                " :stars, :forks, :open_issues, :age_days, :recency_score, :normalized_stars, :momentum_score,"
+                " :rank_overall, :rank_in_language)"
+            ), [{**r.__dict__, "d": day, "key": keys[r.repo_id]} for r in ranked])
+
+    sections = []
+    for language in LANGUAGES:
+        top = [r for r in ranked if r.language == language][:10]
+        if top:
+            table = markdown_table(
+                ({"rank": r.rank_in_language, "repository": r.repo_full_name, "stars": r.stars,
+                  "age_days": r.age_days, "momentum": r.momentum_score} for r in top),
+                ["rank", "repository", "stars", "age_days", "momentum"],
+            )
+            sections.append(f"**{language}**\n\n{table.value}")
+    per_language = {lang: sum(1 for r in ranked if r.language == lang) for lang in LANGUAGES}
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(ranked),
+        "rows_per_language": dg.MetadataValue.json(per_language),
+        "top_momentum": max((r.momentum_score for r in ranked), default=0.0),
+        "preview": dg.MetadataValue.md("\n\n".join(sections) or "_no rows_"),
+    })

@@ -1,0 +1,108 @@
+"""stg_repos_validated: typed, validated repositories; bad records go to stg_repos_rejected."""
+
+
+import json
+from collections import Counter
+from datetime import date
+
+import dagster as dg
+import sqlalchemy as sa
+
+from trender_assets.assets.common import OWNERS, column_schema, markdown_table
+from trender_assets.assets.raw import raw_github_repos
+from trender_assets.logic.validation import RejectedRecord, clean_text, validate_repo
+from trender_assets.partitions import date_language_partitions, split_partition_key
+from trender_assets.resources import WarehouseResource
+
+STG_SCHEMA = column_schema(
+    ("snapshot_date", "date", "partition: the snapshot day"),
+    ("language", "text", "partition / category: python, typescript, go or render"),
+    ("repo_id", "bigint", "GitHub repository id"),
+    ("repo_full_name", "text", "owner/name"),
+    ("github_language", "text", "GitHub's own language"),
+    ("stars", "integer", "stargazers, >= 0"),
+    ("created_at", "timestamptz", "UTC"),
+    ("pushed_at", "timestamptz", "UTC"),
+    ("updated_at", "timestamptz", "UTC"),
+    ("readme_content", "text", "README text without NUL bytes"),
+    ("readme_sha", "text", "git blob sha of the README"),
+)
+
+
+@dg.asset(
+    partitions_def=date_language_partitions,
+    deps=[raw_github_repos],
+    group_name="ingest",
+    kinds={"postgres", "python"},
+    owners=OWNERS,
+    tags={"layer": "staging"},
+    automation_condition=dg.AutomationCondition.eager(),
+    metadata={"dagster/column_schema": STG_SCHEMA, "dagster/table_name": "public.stg_repos_validated"},
+)
+def stg_repos_validated(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Validated, typed repositories of one language partition. Each record must have an id, an
+    owner/name, a language (or the render label), created_at, pushed_at or updated_at, and stars
+    >= 0; timestamps become UTC and NUL bytes are stripped. A record that fails goes to
+    ``stg_repos_rejected`` with its reason, and the rest of the partition proceeds."""
+    day_key, language = split_partition_key(context.partition_key)
+    day = date.fromisoformat(day_key)
+    params = {"d": day, "l": language}
+
+    with warehouse.engine.begin() as conn:
+        raw_rows = conn.execute(sa.text(
+            "select raw_id, repo_id, repo_full_name, api_response, readme_content, readme_sha, fetched_at"
+            " from raw_github_repos where snapshot_date = :d and language = :l order by search_rank"
+        ), params).mappings().all()
+
+        valid, rejected = [], []
+        for raw in raw_rows:
+            try:
+                repo = validate_repo(raw["api_response"], language)
+            except RejectedRecord as exc:
+                body = raw["api_response"]
+                rejected.append({
+                    **params, "raw_id": raw["raw_id"], "repo_id": raw["repo_id"],
+                    "name": raw["repo_full_name"], "reason": str(exc), "body": json.dumps(body),
+                })
+                continue
+            valid.append({
+                **params, "id": repo.repo_id, "name": repo.repo_full_name, "owner": repo.owner_login,
+                "repo": repo.repo_name, "glang": repo.github_language, "descr": repo.description,
+                "home": repo.homepage, "lic": repo.license_spdx, "topics": json.dumps(repo.topics),
+                "archived": repo.archived, "url": repo.html_url, "stars": repo.stars, "forks": repo.forks,
+                "issues": repo.open_issues, "created": repo.created_at, "pushed": repo.pushed_at,
+                "updated": repo.updated_at, "readme": clean_text(raw["readme_content"]),
+                "sha": raw["readme_sha"], "fetched": raw["fetched_at"],
+            })
+
+        conn.execute(sa.text("delete from stg_repos_validated where snapshot_date = :d and language = :l"), params)
+        conn.execute(sa.text("delete from stg_repos_rejected where snapshot_date = :d and language = :l"), params)
+        if valid:
+            conn.execute(sa.text(
+                "insert into stg_repos_validated (snapshot_date, language, repo_id, repo_full_name, owner_login,"
+                " repo_name, github_language, description, homepage, license_spdx, topics, archived, html_url,"
+                " stars, forks, open_issues, created_at, pushed_at, updated_at, readme_content, readme_sha,"
+                " fetched_at) values (:d, :l, :id, :name, :owner, :repo, :glang, :descr, :home, :lic,"
+                " cast(:topics as jsonb), :archived, :url, :stars, :forks, :issues, :created, :pushed, :updated,"
+                " :readme, :sha, :fetched)"
+            ), valid)
+        if rejected:
+            conn.execute(sa.text(
+                "insert into stg_repos_rejected (snapshot_date, language, raw_id, repo_id, repo_full_name,"
+                " reason, api_response) values (:d, :l, :raw_id, :repo_id, :name, :reason, cast(:body as jsonb))"
+            ), rejected)
+
+    for r in rejected:
+        context.log.warning(f"rejected {r['name'] or r['repo_id'] or 'a record'}: {r['reason']}")
+    reasons = Counter(r["reason"] for r in rejected)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": len(valid),
+        "valid_count": len(valid),
+        "rejected_count": len(rejected),
+        "rejected_reasons": dg.MetadataValue.json(dict(reasons)),
+        "preview": markdown_table(
+            ({"repository": v["name"], "stars": v["stars"], "created": v["created"].date().isoformat(),
+              "language": v["glang"]} for v in valid),
+            ["repository", "stars", "created", "language"],
+        ),
+    })

@@ -1,0 +1,218 @@
+"""The ``trender`` command: run a day, backfill days, apply retention, start the UI.
+
+Bad input (a date, a language, an unreachable database or GitHub, a rejected token) prints one
+line on stderr and exits non-zero; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Optional, Sequence
+
+import click
+
+from trender_assets.clock import utc_today
+from trender_assets.errors import ConfigurationError, TrenderError
+from trender_assets.partitions import LANGUAGES, RENDER, START_DATE
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    click.echo(f"trender: error: {message}", err=True)
+    sys.exit(code)
+
+
+def parse_day(value: Optional[str], option: str) -> date:
+    if value is None:
+        return utc_today()
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ConfigurationError(f"invalid {option} {value!r}: expected a date as YYYY-MM-DD") from None
+    first, last = date.fromisoformat(START_DATE), utc_today()
+    if not first <= day <= last:
+        raise ConfigurationError(
+            f"{option} {value} is outside the partitions: snapshots exist from {first} to today ({last})"
+        )
+    return day
+
+
+def parse_languages(values: Sequence[str]) -> list[str]:
+    chosen = []
+    for value in values:
+        for part in value.split(","):
+            name = part.strip().lower()
+            if name not in LANGUAGES:
+                raise ConfigurationError(f"unknown language {part!r}: choose from {', '.join(LANGUAGES)}")
+            if name not in chosen:
+                chosen.append(name)
+    return chosen or list(LANGUAGES)
+
+
+def _load():
+    """Definitions and instance, loaded only once arguments are valid (importing Dagster is slow)."""
+    from trender_assets.definitions import defs
+    from trender_assets.runner import get_instance
+
+    return defs, get_instance()
+
+
+def _preflight(defs, days: list[date], languages: list[str], refetch: bool) -> None:
+    """Fail fast, with one line, on an unreachable warehouse or GitHub or a rejected token."""
+    import sqlalchemy as sa
+
+    warehouse = defs.resources["warehouse"]
+    engine = warehouse.engine
+    with engine.connect() as conn:
+        stored = {
+            (d, lang) for d, lang in conn.execute(sa.text(
+                "select distinct snapshot_date, language from raw_github_repos"
+                " where snapshot_date = any(:days)"), {"days": days})
+        }
+    if not refetch and all((d, lang) in stored for d in days for lang in languages):
+        return  # everything re-derives from stored raw data: GitHub is not needed
+    github = defs.resources["github"]
+    github.rate_limit()
+    if RENDER in languages and not github.has_token:
+        click.echo("trender: notice: render projects are skipped without a token "
+                   "(code search needs one): export GITHUB_TOKEN=<token>", err=True)
+
+
+def _print_report(report) -> None:
+    for outcome in report.outcomes:
+        click.echo(outcome.line())
+
+
+def _run_days(days: list[date], languages: list[str], refetch: bool, verbose: bool = False) -> int:
+    from trender_assets.runner import materialize_day
+
+    defs, instance = _load()
+    _preflight(defs, days, languages, refetch)
+    failed = 0
+    for day in days:
+        report = materialize_day(defs, instance, day, languages, refetch=refetch,
+                                 log_level="INFO" if verbose else "CRITICAL")
+        _print_report(report)
+        failed += not report.succeeded
+    if failed:
+        click.echo(f"trender: {failed} of {len(days)} day(s) failed; see the lines marked FAIL", err=True)
+        return EXIT_FAILED
+    return 0
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Daily snapshots of GitHub's trending repositories, as Dagster assets over PostgreSQL."""
+
+
+@cli.command()
+@click.option("--date", "day", metavar="YYYY-MM-DD", help="Snapshot day (default: today, UTC).")
+@click.option("--language", "languages", multiple=True, metavar="LANG",
+              help=f"Only these languages ({', '.join(LANGUAGES)}); repeatable.")
+@click.option("--refetch", is_flag=True, help="Ask GitHub again even if the day's raw data is stored.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print Dagster's run logs.")
+def run(day: Optional[str], languages: tuple[str, ...], refetch: bool, verbose: bool) -> None:
+    """Materialize the whole graph for one day and print one line per asset partition and check."""
+    sys.exit(_run_days([parse_day(day, "--date")], parse_languages(languages), refetch, verbose))
+
+
+@cli.command()
+@click.option("--start", required=True, metavar="YYYY-MM-DD", help="First day.")
+@click.option("--end", metavar="YYYY-MM-DD", help="Last day, inclusive (default: --start).")
+@click.option("--language", "languages", multiple=True, metavar="LANG", help="Only these languages.")
+@click.option("--refetch", is_flag=True, help="Ask GitHub again even where raw data is stored.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print Dagster's run logs.")
+def backfill(start: str, end: Optional[str], languages: tuple[str, ...], refetch: bool, verbose: bool) -> None:
+    """Materialize the whole graph for every day from --start to --end, in date order."""
+    first = parse_day(start, "--start")
+    last = parse_day(end, "--end") if end else first
+    if last < first:
+        raise ConfigurationError(f"--end {last} is before --start {first}")
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    sys.exit(_run_days(days, parse_languages(languages), refetch, verbose))
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
+@click.option("--as-of", metavar="YYYY-MM-DD", help="Measure ages from this day (default: today, UTC).")
+def retention(dry_run: bool, as_of: Optional[str]) -> None:
+    """Delete expired rows (raw/staging 7 days, facts 30, closed dimension versions 30)."""
+    day = parse_day(as_of, "--as-of") if as_of else utc_today()
+    defs, instance = _load()
+    defs.resources["warehouse"].engine  # fail fast, one line, if the warehouse is unreachable
+    result = defs.resolve_job_def("retention_job").execute_in_process(
+        instance=instance, raise_on_error=False,
+        run_config={"ops": {"apply_retention": {"config": {"dry_run": dry_run, "as_of": day.isoformat()}}},
+                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+    if not result.success:
+        from trender_assets.runner import summarize
+
+        for outcome in summarize(result, day.isoformat()):
+            click.echo(outcome.line())
+        sys.exit(EXIT_FAILED)
+    deleted = result.output_for_node("apply_retention")
+    verb = "would delete" if dry_run else "deleted"
+    for table, count in deleted.items():
+        click.echo(f"{verb} {count:>6} rows from {table}")
+    sys.exit(0)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
+def dev(dagster_args: tuple[str, ...]) -> None:
+    """Start `dagster dev` on this project, sharing the instance `trender run` uses."""
+    from trender_assets.runner import instance_home
+
+    root = Path(__file__).resolve().parents[1]
+    home = instance_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.chdir(root)
+    os.execvp(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", *dagster_args])
+
+
+@cli.group()
+def db() -> None:
+    """The embedded PostgreSQL (used when DATABASE_URL is unset)."""
+
+
+@db.command()
+def url() -> None:
+    """Print the embedded warehouse's URL (starting it if needed), e.g. for psql."""
+    from trender_assets.resources.embedded_postgres import embedded_database_url
+
+    click.echo(embedded_database_url().replace("+psycopg", ""))
+
+
+@db.command()
+def stop() -> None:
+    """Stop the embedded server."""
+    from trender_assets.resources.embedded_postgres import pgdata_dir, stop_embedded_server
+
+    stopped = stop_embedded_server()
+    click.echo(f"{'stopped' if stopped else 'no server running in'} {pgdata_dir()}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="trender", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        _fail("aborted", EXIT_FAILED)
+    except click.ClickException as exc:
+        _fail(exc.format_message())
+    except TrenderError as exc:
+        _fail(str(exc), EXIT_FAILED if not isinstance(exc, ConfigurationError) else EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    main()

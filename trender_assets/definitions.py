@@ -1,0 +1,46 @@
+"""The code location: assembles assets, checks, jobs, schedules, sensors and resources."""
+
+import os
+import warnings
+
+import dagster as dg
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots  # noqa: E402
+from trender_assets.assets.raw import raw_github_repos  # noqa: E402
+from trender_assets.assets.staging import stg_repos_validated  # noqa: E402
+from trender_assets.checks import momentum_score  # noqa: E402
+from trender_assets.jobs import ingest_job, marts_job, retention_job  # noqa: E402
+from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource  # noqa: E402
+from trender_assets.schedules import daily_retention_schedule, daily_snapshot_schedule  # noqa: E402
+from trender_assets.sensors import automation_sensor  # noqa: E402
+
+
+def _optional_env(name: str):
+    """EnvVar when set (the UI shows its name, never its value); None selects the default behaviour."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def default_resources() -> dict:
+    return {
+        "github": GitHubResource(
+            token=_optional_env("GITHUB_TOKEN"),
+            api_url=os.environ.get("GITHUB_API_URL") or "https://api.github.com",
+        ),
+        "warehouse": WarehouseResource(database_url=_optional_env("DATABASE_URL")),
+        "settings": TrenderSettings.from_env(),
+    }
+
+
+defs = dg.Definitions(
+    assets=dg.with_source_code_references(
+        [raw_github_repos, stg_repos_validated, dim_repositories, fact_repo_snapshots]
+    ),
+    asset_checks=[momentum_score],
+    jobs=[ingest_job, marts_job, retention_job],
+    schedules=[daily_snapshot_schedule, daily_retention_schedule],
+    sensors=[automation_sensor],
+    resources=default_resources(),
+)

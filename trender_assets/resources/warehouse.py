@@ -1,0 +1,69 @@
+"""The PostgreSQL warehouse: a server named by DATABASE_URL, or the embedded one."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import PrivateAttr
+
+from trender_assets.errors import ConfigurationError, WarehouseUnavailable
+from trender_assets.resources.env import resolved
+from trender_assets.resources.embedded_postgres import embedded_database_url
+from trender_assets.resources.schema import apply_migrations
+
+
+def normalize_url(url: str) -> sa.URL:
+    """Parse a PostgreSQL URL; plain ``postgres(ql)://`` uses psycopg 3."""
+    try:
+        parsed = sa.make_url(url.strip())
+    except Exception:
+        raise ConfigurationError("DATABASE_URL is not a valid database URL") from None
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise ConfigurationError(
+            f"DATABASE_URL must name a PostgreSQL database, not '{parsed.get_backend_name()}'"
+        )
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def connect_engine(database_url: Optional[str]) -> sa.Engine:
+    """Engine for the warehouse, with the schema migrated; one clear error if it is unreachable."""
+    url = normalize_url(database_url) if database_url else normalize_url(embedded_database_url())
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    shown = url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        apply_migrations(engine)
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
+        raise WarehouseUnavailable(f"cannot connect to the warehouse database {shown}: {reason}") from None
+    return engine
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """SQLAlchemy engine over the warehouse; the schema in ``sql/`` is applied before the first write.
+
+    ``database_url`` comes from ``EnvVar("DATABASE_URL")`` so the UI shows the variable's name, not
+    the URL (which may hold a password). Unset means the embedded PostgreSQL.
+    """
+
+    database_url: Optional[str] = None
+    _engine: Optional[sa.Engine] = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._engine = connect_engine(self.database_url)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:  # used outside a run (CLI, tests): EnvVar is not resolved for us
+            self._engine = connect_engine(resolved(self.database_url))
+        return self._engine

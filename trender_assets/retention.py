@@ -1,0 +1,144 @@
+"""Retention: keep raw and staging 7 days, facts 30 days, closed dimension versions 30 days.
+
+Deletes run in one transaction (rolled back for a dry run, so the counts are exactly what a real
+run would delete). The Dagster materializations of the deleted partitions are wiped too, so the UI
+never claims data that is gone.
+"""
+
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Optional
+
+import dagster as dg
+import sqlalchemy as sa
+
+from trender_assets.clock import utc_today
+from trender_assets.errors import ConfigurationError
+from trender_assets.partitions import split_partition_key
+from trender_assets.resources import WarehouseResource
+
+RAW_KEYS = [dg.AssetKey("raw_github_repos"), dg.AssetKey("stg_repos_validated")]
+FACT_KEY = dg.AssetKey("fact_repo_snapshots")
+
+
+@dataclass
+class RetentionPolicy:
+    raw_days: int = 7
+    fact_days: int = 30
+    dim_days: int = 30
+
+
+@dataclass
+class RetentionOutcome:
+    as_of: date
+    dry_run: bool
+    deleted: dict[str, int] = field(default_factory=dict)
+    wiped: dict[str, list[str]] = field(default_factory=dict)
+
+
+def delete_expired(engine: sa.Engine, as_of: date, policy: RetentionPolicy, dry_run: bool) -> dict[str, int]:
+    raw_cut = as_of - timedelta(days=policy.raw_days)
+    fact_cut = as_of - timedelta(days=policy.fact_days)
+    dim_cut = as_of - timedelta(days=policy.dim_days)
+    deleted: dict[str, int] = {}
+    with engine.connect() as conn:
+        tx = conn.begin()
+        try:
+            for table in ("raw_github_repos", "stg_repos_validated", "stg_repos_rejected"):
+                deleted[table] = conn.execute(
+                    sa.text(f"delete from {table} where snapshot_date < :cut"), {"cut": raw_cut}  # noqa: S608 - fixed names
+                ).rowcount
+            deleted["fact_repo_snapshots"] = conn.execute(
+                sa.text("delete from fact_repo_snapshots where snapshot_date < :cut"), {"cut": fact_cut}
+            ).rowcount
+            closed = conn.execute(sa.text(
+                "delete from dim_repositories d where d.valid_to is not null and d.valid_to < :cut"
+                " and not exists (select 1 from fact_repo_snapshots f where f.repo_key = d.repo_key)"
+                " returning d.repo_id, d.valid_to"), {"cut": dim_cut}).all()
+            deleted["dim_repositories"] = len(closed)
+            # Observations behind the deleted versions go too, or a rebuild would resurrect them.
+            ends: dict[int, date] = {}
+            for repo_id, valid_to in closed:
+                ends[repo_id] = max(valid_to, ends.get(repo_id, valid_to))
+            deleted["dim_repository_observations"] = conn.execute(sa.text(
+                "delete from dim_repository_observations o using unnest(cast(:ids as bigint[]),"
+                " cast(:ends as date[])) as gone(repo_id, ends) where o.repo_id = gone.repo_id"
+                " and o.snapshot_date < gone.ends"),
+                {"ids": list(ends), "ends": list(ends.values())}).rowcount if ends else 0
+        except Exception:
+            tx.rollback()
+            raise
+        if dry_run:
+            tx.rollback()
+        else:
+            tx.commit()
+    return deleted
+
+
+def expired_partitions(instance: dg.DagsterInstance, as_of: date, policy: RetentionPolicy) -> dict[str, list[str]]:
+    raw_cut = (as_of - timedelta(days=policy.raw_days)).isoformat()
+    fact_cut = (as_of - timedelta(days=policy.fact_days)).isoformat()
+    found: dict[str, list[str]] = {}
+    for key in RAW_KEYS:
+        found[key.to_user_string()] = sorted(
+            p for p in instance.get_materialized_partitions(key) if split_partition_key(p)[0] < raw_cut)
+    found[FACT_KEY.to_user_string()] = sorted(
+        p for p in instance.get_materialized_partitions(FACT_KEY) if p < fact_cut)
+    return found
+
+
+def run_retention(engine: sa.Engine, instance: Optional[dg.DagsterInstance], as_of: date,
+                  policy: RetentionPolicy = RetentionPolicy(), dry_run: bool = False) -> RetentionOutcome:
+    outcome = RetentionOutcome(as_of=as_of, dry_run=dry_run)
+    outcome.deleted = delete_expired(engine, as_of, policy, dry_run)
+    if instance is not None:
+        outcome.wiped = expired_partitions(instance, as_of, policy)
+        if not dry_run:
+            for key, partitions in outcome.wiped.items():
+                if partitions:
+                    instance.wipe_asset_partitions(dg.AssetKey.from_user_string(key), partitions)
+    return outcome
+
+
+class RetentionConfig(dg.Config):
+    dry_run: bool = False
+    """Report what would be deleted, delete nothing."""
+    as_of: Optional[str] = None
+    """YYYY-MM-DD the ages are measured from; default today (UTC)."""
+    raw_days: int = 7
+    fact_days: int = 30
+    dim_days: int = 30
+
+
+def parse_day(value: str, what: str = "date") -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"invalid {what} {value!r}: expected YYYY-MM-DD") from None
+
+
+@dg.op(tags={"kind": "postgres"})
+def apply_retention(context: dg.OpExecutionContext, config: RetentionConfig,
+                    warehouse: WarehouseResource) -> dg.Output[dict]:
+    """Delete expired rows and wipe the materializations of the partitions they belonged to."""
+    as_of = parse_day(config.as_of, "as_of") if config.as_of else utc_today()
+    policy = RetentionPolicy(config.raw_days, config.fact_days, config.dim_days)
+    outcome = run_retention(warehouse.engine, context.instance, as_of, policy, config.dry_run)
+    verb = "would delete" if config.dry_run else "deleted"
+    context.log.info(f"retention as of {as_of}: {verb} {outcome.deleted}")
+    return dg.Output(
+        outcome.deleted,
+        metadata={
+            "as_of": as_of.isoformat(),
+            "dry_run": config.dry_run,
+            **{f"deleted_{table}": n for table, n in outcome.deleted.items()},
+            **{f"wiped_partitions_{key}": len(p) for key, p in outcome.wiped.items()},
+        },
+    )
+
+
+@dg.job(description="Delete raw/staging rows older than 7 days, facts older than 30 days, and "
+                    "dimension versions closed over 30 days ago that no fact references.")
+def retention_job():
+    apply_retention()

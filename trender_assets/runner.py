@@ -1,0 +1,144 @@
+"""Materializes whole days in-process, in the Dagster instance of DAGSTER_HOME, and summarizes them.
+
+The date x language assets and the daily marts cannot share one job, so a day is four
+``ingest_job`` runs (one per language) followed by one ``marts_job`` run. Every run is recorded in
+the instance, so it shows in the UI next to scheduled runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Iterable, Optional
+
+import dagster as dg
+
+from trender_assets.partitions import partition_key_for
+
+
+@dataclass
+class Outcome:
+    """One line of the summary: an asset partition or a check evaluation."""
+
+    status: str  # ok | skip | FAIL | pass
+    name: str
+    partition: str
+    detail: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in ("ok", "skip", "pass")
+
+    def line(self) -> str:
+        return f"{self.status:<5} {self.name:<22} {self.partition:<22} {self.detail}".rstrip()
+
+
+@dataclass
+class DayReport:
+    day: date
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return bool(self.outcomes) and all(o.succeeded for o in self.outcomes)
+
+
+def instance_home() -> Path:
+    """DAGSTER_HOME, or a persistent folder beside the embedded warehouse when it is unset."""
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        return Path(home)
+    from trender_assets.resources.embedded_postgres import data_dir
+
+    return data_dir() / "dagster_home"
+
+
+def get_instance() -> dg.DagsterInstance:
+    home = instance_home()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and "DAGSTER_HOME" not in os.environ:
+        (home / "dagster.yaml").write_text("# trender's default Dagster instance: local storage in this folder\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def _root_cause(error) -> str:
+    while error is not None and getattr(error, "cause", None) is not None:
+        error = error.cause
+    message = (getattr(error, "message", "") or "").strip().splitlines()
+    text = message[0] if message else "failed"
+    head, sep, rest = text.partition(": ")
+    return rest if sep and "." in head and " " not in head else text
+
+
+def _value(entry) -> object:
+    return getattr(entry, "value", entry)
+
+
+def _describe(metadata: dict) -> tuple[str, str]:
+    if "skipped" in metadata:
+        return "skip", str(_value(metadata["skipped"]))
+    parts = [f"{_value(metadata.get('dagster/row_count'))} rows"]
+    if "rejected_count" in metadata:
+        parts.append(f"{_value(metadata['rejected_count'])} rejected")
+    if "source" in metadata and str(_value(metadata["source"])).startswith("stored"):
+        parts.append("reused stored raw data")
+    if "github_requests" in metadata:
+        parts.append(f"{_value(metadata['github_requests'])} GitHub requests")
+    return "ok", ", ".join(parts)
+
+
+def summarize(result: dg.ExecuteInProcessResult, partition: str) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            mat = event.event_specific_data.materialization
+            status, detail = _describe(mat.metadata)
+            outcomes.append(Outcome(status, mat.asset_key.to_user_string(), mat.partition or partition, detail))
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            ev = event.event_specific_data
+            failed = {k: _value(v) for k, v in ev.metadata.items() if isinstance(_value(v), int) and _value(v)
+                      and k != "rows_checked"}
+            outcomes.append(Outcome(
+                "pass" if ev.passed else "FAIL", ev.check_name, ev.partition or partition,
+                f"check on {ev.asset_key.to_user_string()}" + ("" if ev.passed else f": {failed}"),
+            ))
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            outcomes.append(Outcome("FAIL", event.step_key, partition, _root_cause(error)))
+    if not result.success and not any(o.status == "FAIL" for o in outcomes):
+        outcomes.append(Outcome("FAIL", result.job_def.name, partition, "run failed"))
+    return outcomes
+
+
+def materialize_day(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    day: date,
+    languages: Iterable[str],
+    refetch: bool = False,
+    tags: Optional[dict[str, str]] = None,
+    log_level: str = "CRITICAL",
+) -> DayReport:
+    """Run the day; ``log_level`` sets Dagster's console logging (the summary says what happened)."""
+    report = DayReport(day)
+    ingest = defs.resolve_job_def("ingest_job")
+    loggers = {"console": {"config": {"log_level": log_level}}}
+    run_config = {"ops": {"raw_github_repos": {"config": {"refetch": refetch}}}, "loggers": loggers}
+    for language in languages:
+        key = partition_key_for(day.isoformat(), language)
+        result = ingest.execute_in_process(
+            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
+        )
+        report.outcomes.extend(summarize(result, str(key)))
+    if not report.succeeded:
+        report.outcomes.append(Outcome("FAIL", "marts_job", day.isoformat(), "not run: ingestion failed"))
+        return report
+    marts = defs.resolve_job_def("marts_job").execute_in_process(
+        partition_key=day.isoformat(), instance=instance, raise_on_error=False, tags=tags,
+        run_config={"loggers": loggers},
+    )
+    report.outcomes.extend(summarize(marts, day.isoformat()))
+    return report
