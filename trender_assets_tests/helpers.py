@@ -1,0 +1,76 @@
+"""Helpers for reading the warehouse and running the pipeline in tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+
+import dagster as dg
+import sqlalchemy as sa
+
+from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots
+from trender_assets.assets.raw import raw_github_repos
+from trender_assets.assets.staging import stg_repos_validated
+from trender_assets.checks import momentum_score
+from trender_assets.partitions import LANGUAGES, partition_key_for
+
+INGEST = [raw_github_repos, stg_repos_validated]
+MARTS = [dim_repositories, fact_repo_snapshots, momentum_score]
+
+
+def rows(engine: sa.Engine, sql: str, **params) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
+
+
+def ids_by_language(engine: sa.Engine, table: str, day: date) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for r in rows(engine, f"select language, repo_id from {table} where snapshot_date = :d", d=day):
+        found.setdefault(r["language"], set()).add(r["repo_id"])
+    return found
+
+
+def materialize_day(resources: dict, instance: dg.DagsterInstance, day: date, languages=LANGUAGES,
+                    refetch: bool = False) -> list[dg.ExecuteInProcessResult]:
+    """Ingest each language partition, then the marts, as the CLI and the UI backfill do."""
+    results = []
+    for language in languages:
+        results.append(dg.materialize(
+            INGEST, partition_key=partition_key_for(day.isoformat(), language), resources=resources,
+            instance=instance, run_config={"ops": {"raw_github_repos": {"config": {"refetch": refetch}}}},
+            raise_on_error=False,
+        ))
+    results.append(dg.materialize(MARTS, partition_key=day.isoformat(), resources=resources,
+                                  instance=instance, raise_on_error=False))
+    return results
+
+
+def trender(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the console script as an operator would (same interpreter as the tests)."""
+    return subprocess.run(
+        [sys.executable, "-c", "from trender_assets.cli import main; main()", *args],
+        env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def warehouse_dump(engine: sa.Engine) -> dict[str, list[tuple]]:
+    """Every warehouse table's content, minus load timestamps, in a stable order."""
+    queries = {
+        "raw_github_repos": "select snapshot_date, language, search_rank, repo_id, repo_full_name, api_response::text,"
+                            " readme_content, readme_sha, readme_path, readme_size from raw_github_repos",
+        "stg_repos_validated": "select * from stg_repos_validated",
+        "stg_repos_rejected": "select snapshot_date, language, repo_id, repo_full_name, reason from stg_repos_rejected",
+        "dim_repository_observations": "select * from dim_repository_observations",
+        "dim_repositories": "select repo_id, repo_full_name, language, description, readme_sha, attributes_hash,"
+                            " valid_from, valid_to, is_current from dim_repositories",
+        "fact_repo_snapshots": "select * from fact_repo_snapshots",
+    }
+    skip = {"validated_at", "loaded_at", "fetched_at", "repo_key"}
+    dump = {}
+    with engine.connect() as conn:
+        for table, sql in queries.items():
+            result = conn.execute(sa.text(sql))
+            keep = [i for i, c in enumerate(result.keys()) if c not in skip]
+            dump[table] = sorted((tuple(str(row[i]) for i in keep) for row in result), key=str)
+    return dump
