@@ -1,8 +1,8 @@
 """Retention: keep raw and staging 7 days, facts 30 days, closed dimension versions 30 days.
 
 Deletes run in one transaction (rolled back for a dry run, so the counts are exactly what a real
-run would delete). The Dagster materializations of the deleted partitions are wiped too, so the UI
-never claims data that is gone.
+run would delete). The Dagster materializations of the deleted partitions are wiped too
+(``partition_wipe``), so the UI never claims data that is gone.
 """
 
 
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from trender_assets.clock import utc_today
 from trender_assets.errors import ConfigurationError
+from trender_assets.partition_wipe import wipe_partitions
 from trender_assets.partitions import split_partition_key
 from trender_assets.resources import WarehouseResource
 
@@ -96,8 +97,7 @@ def run_retention(engine: sa.Engine, instance: Optional[dg.DagsterInstance], as_
         outcome.wiped = expired_partitions(instance, as_of, policy)
         if not dry_run:
             for key, partitions in outcome.wiped.items():
-                if partitions:
-                    instance.wipe_asset_partitions(dg.AssetKey.from_user_string(key), partitions)
+                wipe_partitions(instance, dg.AssetKey.from_user_string(key), partitions)
     return outcome
 
 
