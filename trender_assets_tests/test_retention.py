@@ -1,0 +1,122 @@
+"""Retention deletes exactly what has expired, and the UI forgets those partitions."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from trender_assets.partitions import partition_key_for
+from trender_assets.resources import WarehouseResource
+from trender_assets.retention import retention_job
+from trender_assets_tests.helpers import rows
+
+AS_OF = date(2026, 11, 20)
+
+
+def _seed(engine: sa.Engine) -> None:
+    """Raw/staging rows 6, 7 and 8 days old; facts 29, 30, 31 days old; dimension versions of
+    repository 1 closed 31 days ago (unreferenced), 2 closed 31 days ago but referenced by a
+    kept fact, 3 closed 29 days ago, and 4 current."""
+    with engine.begin() as conn:
+        for age in (6, 7, 8):
+            day = AS_OF - timedelta(days=age)
+            conn.execute(sa.text(
+                "insert into raw_github_repos (snapshot_date, language, search_rank, repo_id, repo_full_name,"
+                " api_response, fetched_at) values (:d, 'go', 1, :id, 'o/r', '{}'::jsonb, now())"),
+                {"d": day, "id": age})
+            conn.execute(sa.text(
+                "insert into stg_repos_validated (snapshot_date, language, repo_id, repo_full_name, owner_login,"
+                " repo_name, stars, created_at, fetched_at) values (:d, 'go', :id, 'o/r', 'o', 'r', 1, now(), now())"),
+                {"d": day, "id": age})
+        versions = [  # repo_id, valid_from, valid_to
+            (1, AS_OF - timedelta(days=60), AS_OF - timedelta(days=31)),
+            (1, AS_OF - timedelta(days=31), None),
+            (2, AS_OF - timedelta(days=60), AS_OF - timedelta(days=31)),
+            (2, AS_OF - timedelta(days=31), None),
+            (3, AS_OF - timedelta(days=60), AS_OF - timedelta(days=29)),
+            (3, AS_OF - timedelta(days=29), None),
+            (4, AS_OF - timedelta(days=60), None),
+        ]
+        keys = {}
+        for repo_id, start, end in versions:
+            keys[(repo_id, start)] = conn.execute(sa.text(
+                "insert into dim_repositories (repo_id, repo_full_name, attributes_hash, valid_from, valid_to,"
+                " is_current) values (:id, 'o/r', :h, :f, :t, :c) returning repo_key"),
+                {"id": repo_id, "h": f"{repo_id}{start}", "f": start, "t": end, "c": end is None}).scalar_one()
+            conn.execute(sa.text(
+                "insert into dim_repository_observations values (:id, :f, :h, cast(:a as jsonb))"),
+                {"id": repo_id, "f": start, "h": f"{repo_id}{start}", "a": json.dumps({})})
+        for age in (29, 30, 31):
+            day = AS_OF - timedelta(days=age)
+            conn.execute(sa.text(
+                "insert into fact_repo_snapshots values (:d, 'go', 4, :k, 'o/r', 1, 0, 0, 1, 1, 1, 1, 1, 1, now())"),
+                {"d": day, "k": keys[(4, AS_OF - timedelta(days=60))]})
+        # a fact 29 days old (kept) still references repository 2's closed version
+        conn.execute(sa.text(
+            "insert into fact_repo_snapshots values (:d, 'python', 2, :k, 'o/r', 1, 0, 0, 1, 1, 1, 1, 1, 1, now())"),
+            {"d": AS_OF - timedelta(days=29), "k": keys[(2, AS_OF - timedelta(days=60))]})
+
+
+def _report_materializations(instance: dg.DagsterInstance) -> None:
+    for age in (6, 7, 8):
+        day = (AS_OF - timedelta(days=age)).isoformat()
+        for asset in ("raw_github_repos", "stg_repos_validated"):
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(asset, partition=str(partition_key_for(day, "go"))))
+    for age in (29, 30, 31):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("fact_repo_snapshots", partition=(AS_OF - timedelta(days=age)).isoformat()))
+
+
+def _run(instance, database_url, dry_run: bool):
+    job = dg.Definitions(jobs=[retention_job],
+                         resources={"warehouse": WarehouseResource(database_url=database_url)}
+                         ).resolve_job_def("retention_job")
+    return job.execute_in_process(
+        instance=instance,
+        run_config={"ops": {"apply_retention": {"config": {"dry_run": dry_run, "as_of": AS_OF.isoformat()}}}},
+    )
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_retention_deletes_exactly_the_expired_rows(engine, database_url, instance, dry_run):
+    _seed(engine)
+    _report_materializations(instance)
+    before = {t: rows(engine, f"select count(*) as n from {t}")[0]["n"]
+              for t in ("raw_github_repos", "dim_repositories", "fact_repo_snapshots")}
+
+    result = _run(instance, database_url, dry_run)
+    assert result.success
+    assert result.output_for_node("apply_retention") == {
+        "raw_github_repos": 1, "stg_repos_validated": 1, "stg_repos_rejected": 0,
+        "fact_repo_snapshots": 1, "dim_repositories": 1, "dim_repository_observations": 1,
+    }
+    [mat] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT]
+    metadata = {k: v.value for k, v in mat.event_specific_data.metadata.items()}
+    assert metadata["deleted_fact_repo_snapshots"] == 1
+    assert metadata["wiped_partitions_raw_github_repos"] == 1
+    assert metadata["dry_run"] is dry_run
+
+    raw_partitions = instance.get_materialized_partitions(dg.AssetKey("raw_github_repos"))
+    fact_partitions = instance.get_materialized_partitions(dg.AssetKey("fact_repo_snapshots"))
+    if dry_run:
+        assert {t: rows(engine, f"select count(*) as n from {t}")[0]["n"] for t in before} == before
+        assert len(raw_partitions) == 3 and len(fact_partitions) == 3
+        return
+    assert [r["d"] for r in rows(engine, "select snapshot_date::text as d from raw_github_repos order by 1")] == [
+        "2026-11-13", "2026-11-14"]  # 8 days old gone, 7 and 6 kept
+    assert [r["d"] for r in rows(engine, "select distinct snapshot_date::text as d from fact_repo_snapshots"
+                                         " order by 1")] == ["2026-10-21", "2026-10-22"]
+    remaining = rows(engine, "select repo_id, valid_to is null as current from dim_repositories order by 1, 2")
+    assert remaining == [  # repo 1's old version went; 2's is referenced; 3's is too recent
+        {"repo_id": 1, "current": True}, {"repo_id": 2, "current": False}, {"repo_id": 2, "current": True},
+        {"repo_id": 3, "current": False}, {"repo_id": 3, "current": True}, {"repo_id": 4, "current": True}]
+    assert rows(engine, "select count(*) as n from dim_repository_observations where repo_id = 1") == [{"n": 1}]
+    # the UI no longer claims the deleted partitions
+    assert raw_partitions == {"2026-11-13|go", "2026-11-14|go"}
+    assert instance.get_materialized_partitions(dg.AssetKey("stg_repos_validated")) == raw_partitions
+    assert fact_partitions == {"2026-10-21", "2026-10-22"}
