@@ -301,6 +301,7 @@ class FakeGitHub:
 
     def __init__(self, token: Optional[str] = None):
         self.token = token
+        self.latency = 0.0  # seconds added to every answer, for benchmarks with realistic latency
         self.url = ""
         self.requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
@@ -420,8 +421,8 @@ class FakeGitHub:
         with self._lock:
             self.requests.append(RecordedRequest(handler.command, path, query, headers,
                                                  0 if response.drop else response.status))
-        if response.delay:
-            time.sleep(response.delay)
+        if response.delay or self.latency:
+            time.sleep(response.delay or self.latency)
         if response.drop:
             handler.close_connection = True
             return
