@@ -94,6 +94,7 @@ def raw_github_repos(
         return dg.MaterializeResult(metadata={"dagster/row_count": 0, "skipped": skip})
 
     limit = _repo_limit(settings, github)
+    github.attach_warehouse(warehouse.engine)
     fetched_at = utc_now()
     if language == RENDER:
         items = github.render_projects(day, limit, settings.render_max_age_days)
@@ -117,6 +118,7 @@ def raw_github_repos(
             "sha": readme.sha if readme else None,
             "path": readme.path if readme else None,
             "size": readme.size if readme else None,
+            "truncated": bool(readme and readme.truncated),
             "at": fetched_at, "run": context.run_id,
         })
     with warehouse.engine.begin() as conn:  # the partition is replaced whole, or not at all
@@ -125,8 +127,9 @@ def raw_github_repos(
         if rows:
             conn.execute(sa.text(
                 "insert into raw_github_repos (snapshot_date, language, search_rank, repo_id, repo_full_name,"
-                " api_response, readme_content, readme_sha, readme_path, readme_size, fetched_at, run_id)"
-                " values (:d, :l, :rank, :id, :name, cast(:body as jsonb), :readme, :sha, :path, :size, :at, :run)"
+                " api_response, readme_content, readme_sha, readme_path, readme_size, readme_truncated, fetched_at,"
+                " run_id) values (:d, :l, :rank, :id, :name, cast(:body as jsonb), :readme, :sha, :path, :size,"
+                " :truncated, :at, :run)"
             ), rows)
 
     metadata = {

@@ -1,0 +1,207 @@
+"""Ways to authenticate to GitHub: tokens, a GitHub App installation, a refreshable OAuth user token.
+
+Every credential has an ``identity``: a stable, non-secret label (a hash or an app id) used for
+rate-limit bookkeeping and ETag caching. Secrets never leave ``token()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Optional
+
+import httpx
+import sqlalchemy as sa
+
+from trender_assets.errors import ConfigurationError, GitHubAuthError, GitHubError
+
+REFRESH_MARGIN_SECONDS = 300  # renew short-lived tokens five minutes before they expire
+
+
+def token_identity(secret: str) -> str:
+    return "token-" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+class Credential:
+    identity: str = "anonymous"
+
+    def token(self) -> Optional[str]:
+        return None
+
+    def refresh_after_rejection(self) -> bool:
+        """After a 401: get a new token if this kind of credential can; False means give up."""
+        return False
+
+
+class Anonymous(Credential):
+    pass
+
+
+class StaticToken(Credential):
+    def __init__(self, secret: str):
+        self._secret = secret
+        self.identity = token_identity(secret)
+
+    def token(self) -> str:
+        return self._secret
+
+    def __repr__(self) -> str:
+        return f"StaticToken({self.identity})"
+
+
+def _parse_expiry(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+class AppInstallationToken(Credential):
+    """GitHub App: app id + private key -> a JWT -> an installation token (valid one hour)."""
+
+    def __init__(self, app_id: str, private_key: str, installation_id: str, api_url: str,
+                 clock: Callable[[], float] = time.time, timeout: float = 30.0):
+        if not (app_id and private_key and installation_id):
+            raise ConfigurationError("a GitHub App needs GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and "
+                                     "GITHUB_APP_INSTALLATION_ID")
+        self.identity = f"app-{app_id}-installation-{installation_id}"
+        self._app_id, self._key, self._installation = str(app_id), private_key, str(installation_id)
+        self._api_url, self._clock, self._timeout = api_url.rstrip("/"), clock, timeout
+        self._token: Optional[str] = None
+        self._expires_at = 0.0
+        self._lock = threading.Lock()
+
+    def _jwt(self) -> str:
+        import jwt
+
+        now = int(self._clock())
+        try:
+            return jwt.encode({"iat": now - 60, "exp": now + 540, "iss": self._app_id}, self._key, algorithm="RS256")
+        except Exception:
+            raise ConfigurationError("GITHUB_APP_PRIVATE_KEY is not a valid RSA private key (PEM)") from None
+
+    def _renew(self) -> None:
+        response = httpx.post(
+            f"{self._api_url}/app/installations/{self._installation}/access_tokens",
+            headers={"Authorization": f"Bearer {self._jwt()}", "Accept": "application/vnd.github+json",
+                     "X-GitHub-Api-Version": "2022-11-28"},
+            timeout=self._timeout,
+        )
+        if response.status_code in (401, 403, 404):
+            raise GitHubAuthError(f"GitHub rejected the GitHub App credentials for installation "
+                                  f"{self._installation} (HTTP {response.status_code}); check GITHUB_APP_ID, "
+                                  "GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID")
+        if response.status_code >= 400:
+            raise GitHubError(f"GitHub could not issue an installation token (HTTP {response.status_code})")
+        body = response.json()
+        self._token, self._expires_at = body["token"], _parse_expiry(body["expires_at"])
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self._expires_at - REFRESH_MARGIN_SECONDS <= self._clock():
+                self._renew()
+            return self._token
+
+    def refresh_after_rejection(self) -> bool:
+        with self._lock:
+            self._token = None
+        return True
+
+
+class OAuthTokenStore:
+    """OAuth user tokens in ``github_oauth_credentials``, encrypted with Fernet at rest."""
+
+    def __init__(self, engine: sa.Engine, encryption_key: str):
+        from cryptography.fernet import Fernet
+
+        try:
+            self._fernet = Fernet(encryption_key.encode() if isinstance(encryption_key, str) else encryption_key)
+        except (ValueError, TypeError):
+            raise ConfigurationError("TRENDER_ENCRYPTION_KEY is not a Fernet key "
+                                     "(make one with: python -c 'from cryptography.fernet import Fernet; "
+                                     "print(Fernet.generate_key().decode())')") from None
+        self._engine = engine
+
+    def save(self, conn: sa.Connection, client_id: str, access: str, refresh: str,
+             access_expires_at: datetime, refresh_expires_at: Optional[datetime]) -> None:
+        conn.execute(sa.text(
+            "insert into github_oauth_credentials (client_id, access_token, refresh_token, access_expires_at,"
+            " refresh_expires_at, updated_at) values (:c, :a, :r, :ae, :re, now()) on conflict (client_id) do"
+            " update set access_token = excluded.access_token, refresh_token = excluded.refresh_token,"
+            " access_expires_at = excluded.access_expires_at, refresh_expires_at = excluded.refresh_expires_at,"
+            " updated_at = now()"),
+            {"c": client_id, "a": self._fernet.encrypt(access.encode()), "r": self._fernet.encrypt(refresh.encode()),
+             "ae": access_expires_at, "re": refresh_expires_at})
+
+    def store(self, client_id: str, access: str, refresh: str, access_expires_at: datetime,
+              refresh_expires_at: Optional[datetime] = None) -> None:
+        with self._engine.begin() as conn:
+            self.save(conn, client_id, access, refresh, access_expires_at, refresh_expires_at)
+
+    def locked(self, conn: sa.Connection, client_id: str) -> tuple[str, str, datetime]:
+        """Decrypted (access, refresh, access_expires_at), row-locked until the transaction ends."""
+        row = conn.execute(sa.text(
+            "select access_token, refresh_token, access_expires_at from github_oauth_credentials"
+            " where client_id = :c for update"), {"c": client_id}).first()
+        if row is None:
+            raise ConfigurationError(f"no OAuth credentials stored for client {client_id}; "
+                                     "store them with `trender auth store-oauth`")
+        return (self._fernet.decrypt(bytes(row[0])).decode(), self._fernet.decrypt(bytes(row[1])).decode(), row[2])
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+
+class OAuthUserToken(Credential):
+    """A GitHub App user token that expires (8 h) and is renewed with a single-use refresh token.
+
+    The refresh happens under a row lock and the new pair is committed before the new access token
+    is used, so two processes never spend the same refresh token and a crash never loses the pair.
+    """
+
+    def __init__(self, store: OAuthTokenStore, client_id: str, client_secret: str,
+                 oauth_url: str = "https://github.com", clock: Callable[[], float] = time.time):
+        self.identity = f"oauth-{client_id}"
+        self._store, self._client_id, self._secret = store, client_id, client_secret
+        self._oauth_url, self._clock = oauth_url.rstrip("/"), clock
+        self._cached: Optional[tuple[str, float]] = None
+        self._lock = threading.Lock()
+
+    def _refresh(self, conn: sa.Connection, refresh_token: str) -> str:
+        response = httpx.post(
+            f"{self._oauth_url}/login/oauth/access_token",
+            data={"client_id": self._client_id, "client_secret": self._secret,
+                  "grant_type": "refresh_token", "refresh_token": refresh_token},
+            headers={"Accept": "application/json"}, timeout=30.0,
+        )
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        if response.status_code >= 400 or "access_token" not in body:
+            raise GitHubAuthError(f"GitHub refused to refresh the OAuth token for client {self._client_id} "
+                                  f"({body.get('error', f'HTTP {response.status_code}')}); authorize again and "
+                                  "store new credentials with `trender auth store-oauth`")
+        now = datetime.fromtimestamp(self._clock(), tz=timezone.utc)
+        access_expires = now + timedelta(seconds=int(body.get("expires_in", 28800)))
+        refresh_expires = (now + timedelta(seconds=int(body["refresh_token_expires_in"]))
+                           if "refresh_token_expires_in" in body else None)
+        self._store.save(conn, self._client_id, body["access_token"], body["refresh_token"],
+                         access_expires, refresh_expires)
+        self._cached = (body["access_token"], access_expires.timestamp())
+        return body["access_token"]
+
+    def _current(self, force: bool) -> str:
+        with self._lock:
+            if not force and self._cached and self._cached[1] - REFRESH_MARGIN_SECONDS > self._clock():
+                return self._cached[0]
+            with self._store.engine.begin() as conn:  # row lock: one refresher at a time, across processes
+                access, refresh, expires_at = self._store.locked(conn, self._client_id)
+                if not force and expires_at.timestamp() - REFRESH_MARGIN_SECONDS > self._clock():
+                    self._cached = (access, expires_at.timestamp())
+                    return access
+                return self._refresh(conn, refresh)  # committed when the block ends, before use
+
+    def token(self) -> str:
+        return self._current(force=False)
+
+    def refresh_after_rejection(self) -> bool:
+        self._current(force=True)
+        return True
