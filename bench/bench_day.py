@@ -16,29 +16,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trender_assets_tests.fake_github import FakeGitHub, FakeRepo  # noqa: E402
+from trender_assets_tests import scenario  # noqa: E402
+from trender_assets_tests.fake_github import FakeGitHub  # noqa: E402
 
 DAY = date(2026, 11, 20)
 TOKEN = "bench-token"
 
 
 def populate(fake: FakeGitHub, per_language: int) -> None:
-    rid = 1
-    for language in ("Python", "TypeScript", "Go"):
-        for i in range(per_language):
-            created = DAY - timedelta(days=(i * 7) % 170)
-            fake.add_repo(FakeRepo(
-                rid, f"{language.lower()}-org/repo-{i}", language, 10_000 - i * 3,
-                f"{created}T08:00:00Z", f"{DAY - timedelta(days=i % 20)}T08:00:00Z",
-                description=f"{language} project {i}", topics=["bench", language.lower()],
-                readme=f"# repo {i}\n\n" + "lorem ipsum " * 200, render_yaml=(i % 5 == 0)))
-            rid += 1
+    scenario.serve_realistic(fake, per_language)
 
 
 def run(env: dict) -> tuple[float, float, str]:

@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
@@ -229,6 +229,7 @@ class _Fault:
     headers: dict[str, str]
     body: Optional[dict]
     delay: float
+    raw_body: Optional[bytes] = None
 
 
 @dataclass
@@ -302,6 +303,9 @@ class FakeGitHub:
     def __init__(self, token: Optional[str] = None):
         self.token = token
         self.latency = 0.0  # seconds added to every answer, for benchmarks with realistic latency
+        self.accepted_tokens: set[str] = set()  # besides ``token``: more tokens, issued App/OAuth tokens
+        self.issued = 0
+        self._renamed: dict[str, int] = {}
         self.url = ""
         self.requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
@@ -385,18 +389,20 @@ class FakeGitHub:
             self._decoys.append((repo.id, path.lstrip("/")))
 
     def fail_next(self, path_prefix: str, status: int, count: int = 1, headers: Optional[dict] = None,
-                  body: Optional[dict] = None, *, delay: float = 0.0) -> None:
+                  body: Optional[dict] = None, *, delay: float = 0.0, raw_body: Optional[bytes] = None) -> None:
         """Answer the next ``count`` requests whose path starts with ``path_prefix`` with ``status``,
         ``headers`` (override the defaults, e.g. ``x-ratelimit-remaining: 0``, ``retry-after``) and
         JSON ``body`` (default: a basic-error for the status).
 
         Extensions for transport tests: ``delay`` sleeps before answering (client timeouts);
         ``status=0`` drops the connection without a response; a 2xx status with ``body=None``
-        serves the normal response, with ``headers`` added, after ``delay``.
+        serves the normal response, with ``headers`` added, after ``delay``; ``raw_body`` sends those
+        bytes as the body (truncated JSON).
         """
         with self._lock:
             self._faults.append(_Fault(path_prefix, status, count,
-                                       {k.lower(): str(v) for k, v in (headers or {}).items()}, body, delay))
+                                       {k.lower(): str(v) for k, v in (headers or {}).items()}, body, delay,
+                                       raw_body))
 
     def reset_faults(self) -> None:
         with self._lock:
@@ -411,13 +417,12 @@ class FakeGitHub:
 
     def _serve(self, handler: _Handler) -> None:
         length = _int_param(handler.headers.get("Content-Length"), 0)
-        if length > 0:
-            handler.rfile.read(length)  # drain a body so the keep-alive connection stays in sync
+        body = handler.rfile.read(length) if length > 0 else b""  # drained: keep-alive stays in sync
         split = urlsplit(handler.path)
         path = split.path or "/"
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         headers = {k.lower(): v for k, v in handler.headers.items()}
-        response = self._respond(handler.command, path, query, headers)
+        response = self._respond(handler.command, path, query, headers, body)
         with self._lock:
             self.requests.append(RecordedRequest(handler.command, path, query, headers,
                                                  0 if response.drop else response.status))
@@ -439,12 +444,18 @@ class FakeGitHub:
             handler.wfile.write(response.body)
         handler.wfile.flush()
 
-    def _respond(self, method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> _Response:
+    def _respond(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
+                 body: bytes = b"") -> _Response:
         authed = bool(headers.get("authorization"))
-        fault = self._take_fault(path)
+        fault = self._take_fault(path) or self._chaos_fault(path)
         response: Optional[_Response] = None
-        if fault is not None and not (200 <= fault.status < 300 and fault.body is None):
+        if fault is not None and fault.raw_body is not None:
+            response = _Response(fault.status, fault.raw_body,
+                                 headers={"content-type": "application/json; charset=utf-8"})
+        elif fault is not None and not (200 <= fault.status < 300 and fault.body is None):
             response = self._fault_response(fault)
+        elif method == "POST" and (path.startswith("/app/installations/") or path == "/login/oauth/access_token"):
+            response = self._issue_token(path, headers, body)
         elif method != "GET":
             response = _json_response(404, _error_body("Not Found", 404))
         elif self.token is not None and not self._token_ok(headers):
@@ -480,6 +491,36 @@ class FakeGitHub:
         response.headers = headers
         return response
 
+    def enable_chaos(self, probability: float, seed: int = 7) -> None:
+        """Answer a share of requests with a transient fault, deterministically from ``seed``:
+        5xx, a dropped connection, truncated JSON, a secondary limit with ``retry-after``, or (for
+        searches) ``incomplete_results``. A retrying client must end with the same data."""
+        import random
+
+        self._chaos = (probability, random.Random(seed))
+
+    def _chaos_fault(self, path: str) -> Optional[_Fault]:
+        chaos = getattr(self, "_chaos", None)
+        if not chaos or path == "/rate_limit" or not path.startswith(("/search/", "/repos/", "/repositories/")):
+            return None
+        probability, rng = chaos
+        with self._lock:
+            if rng.random() >= probability:
+                return None
+            kind = rng.choice(["502", "503", "drop", "truncated", "secondary", "incomplete"])
+        if kind in ("502", "503"):
+            return _Fault(path, int(kind), 1, {}, None, 0.0)
+        if kind == "drop":
+            return _Fault(path, 0, 1, {}, None, 0.0)
+        if kind == "truncated":
+            return _Fault(path, 200, 1, {}, None, 0.0, raw_body=b'{"total_count": 3, "items": [{"id"')
+        if kind == "secondary" or not path.startswith("/search/"):
+            return _Fault(path, 403, 1, {"retry-after": "1"}, _error_body(
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", 403),
+                0.0)
+        return _Fault(path, 200, 1, {}, None, 0.0,
+                      raw_body=b'{"total_count": 1, "incomplete_results": true, "items": []}')
+
     def _take_fault(self, path: str) -> Optional[_Fault]:
         with self._lock:
             for fault in self._faults:
@@ -506,7 +547,64 @@ class FakeGitHub:
 
     def _token_ok(self, headers: dict[str, str]) -> bool:
         scheme, _, credential = headers.get("authorization", "").strip().partition(" ")
-        return scheme.lower() in ("bearer", "token") and credential.strip() == self.token
+        accepted = {self.token, *self.accepted_tokens}
+        return scheme.lower() in ("bearer", "token") and credential.strip() in accepted
+
+    # -- other ways to authenticate ----------------------------------------------------------------
+
+    def configure_app(self, app_id: str, public_key_pem: str, installation_id: str,
+                      expires_in: int = 3600) -> None:
+        """Accept GitHub App JWTs signed by the matching private key; issue installation tokens."""
+        self._app = (str(app_id), public_key_pem, str(installation_id), expires_in)
+
+    def configure_oauth(self, client_id: str, client_secret: str, refresh_token: str,
+                        expires_in: int = 28800) -> None:
+        """Refresh OAuth user tokens; each refresh token works once, as on GitHub."""
+        self._oauth = {"client_id": client_id, "client_secret": client_secret, "refresh": refresh_token,
+                       "expires_in": expires_in}
+
+    def _issue_token(self, path: str, headers: dict[str, str], body: bytes) -> _Response:
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            self.issued += 1
+            serial = self.issued
+        if path == "/login/oauth/access_token":
+            form = dict(parse_qsl(body.decode()))
+            oauth = getattr(self, "_oauth", None)
+            if (not oauth or form.get("client_id") != oauth["client_id"]
+                    or form.get("client_secret") != oauth["client_secret"]):
+                return _json_response(200, {"error": "incorrect_client_credentials"})
+            if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != oauth["refresh"]:
+                return _json_response(200, {"error": "bad_refresh_token"})
+            access, oauth["refresh"] = f"ghu_issued{serial}", f"ghr_issued{serial}"
+            self.accepted_tokens.add(access)
+            return _json_response(200, {"access_token": access, "expires_in": oauth["expires_in"],
+                                        "refresh_token": oauth["refresh"], "refresh_token_expires_in": 15897600,
+                                        "token_type": "bearer", "scope": ""})
+        import jwt
+
+        app = getattr(self, "_app", None)
+        scheme, _, assertion = headers.get("authorization", "").partition(" ")
+        try:
+            claims = jwt.decode(assertion, app[1], algorithms=["RS256"]) if app else None
+        except jwt.PyJWTError:
+            claims = None
+        if not claims or str(claims.get("iss")) != app[0]:
+            return _json_response(401, _error_body("A JSON web token could not be decoded", 401))
+        if path != f"/app/installations/{app[2]}/access_tokens":
+            return _json_response(404, _error_body("Not Found", 404))
+        token = f"ghs_issued{serial}"
+        self.accepted_tokens.add(token)
+        expires = (now + timedelta(seconds=app[3])).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _json_response(201, {"token": token, "expires_at": expires, "permissions": {"metadata": "read"},
+                                    "repository_selection": "all"})
+
+    def rename(self, repo_id: int, new_full_name: str) -> None:
+        """Rename a repository; its old name then answers 301 to /repositories/{id}, as on GitHub."""
+        with self._lock:
+            repo = self._repos[repo_id]
+            self._renamed[repo.full_name.lower()] = repo_id
+            repo.full_name = new_full_name
 
     @staticmethod
     def _resource(path: str) -> str:
@@ -551,7 +649,20 @@ class FakeGitHub:
             return self._search_code(path, query)
         if path == "/rate_limit":
             return self._rate_limit(bool(headers.get("authorization")))
+        moved = re.fullmatch(r"/repositories/(\d+)(/readme)?/?", path)
+        if moved:
+            repo = self._repos.get(int(moved.group(1)))
+            if moved.group(2):
+                return self._readme(repo, headers)
+            if repo is None:
+                return _json_response(404, _error_body("Not Found", 404))
+            return self._conditional(headers, _json_bytes(self._full_repository(repo)), None)
         match = re.fullmatch(r"/repos/([^/]+)/([^/]+?)(/readme)?/?", path)
+        if match and f"{unquote(match.group(1))}/{unquote(match.group(2))}".lower() in self._renamed:
+            repo_id = self._renamed[f"{unquote(match.group(1))}/{unquote(match.group(2))}".lower()]
+            location = f"{self.url}/repositories/{repo_id}{match.group(3) or ''}"
+            return _json_response(301, {"message": "Moved Permanently", "url": location,
+                                        "documentation_url": DOCS_URL}, headers={"location": location})
         if match:
             repo = self._find(unquote(match.group(1)), unquote(match.group(2)))
             if match.group(3):

@@ -59,3 +59,19 @@ def serve(fake: FakeGitHub) -> FakeGitHub:
     )
     fake.add_raw_search_item("Python", MALFORMED_ITEM)
     return fake
+
+
+def serve_realistic(fake: FakeGitHub, per_language: int = 25) -> FakeGitHub:
+    """A day shaped like a real one: ``per_language`` young repositories per language with READMEs,
+    every fifth with a render.yaml at its root."""
+    rid = 1
+    for language in ("Python", "TypeScript", "Go"):
+        for i in range(per_language):
+            created = DAY - timedelta(days=(i * 7) % 170)
+            fake.add_repo(FakeRepo(
+                rid, f"{language.lower()}-org/repo-{i}", language, 10_000 - i * 3,
+                f"{created}T08:00:00Z", f"{DAY - timedelta(days=i % 20)}T08:00:00Z",
+                description=f"{language} project {i}", topics=["bench", language.lower()],
+                readme=f"# repo {i}\n\n" + "lorem ipsum " * 200, render_yaml=(i % 5 == 0)))
+            rid += 1
+    return fake

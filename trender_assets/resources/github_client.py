@@ -352,9 +352,9 @@ class GitHubClient:
         what = f"repository search '{query}'"
         if limit <= SEARCH_CAP or created_since is None:
             items, _ = self._search("/search/repositories", query, limit, {"sort": "stars", "order": "desc"}, what)
-        else:
-            items = self._split_by_created(query, limit, created_since, created_until or date.today(), what)
-        return _dedupe(items, sort_by_stars=limit > SEARCH_CAP)
+            return _dedupe(items, sort_by_stars=False)
+        items = self._split_by_created(query, limit, created_since, created_until or date.today(), what)
+        return _dedupe(items, sort_by_stars=True)[:limit]
 
     def _split_by_created(self, query: str, limit: int, start: date, end: date, what: str) -> list:
         windowed = f"{query} created:{start.isoformat()}..{end.isoformat()}"
