@@ -152,3 +152,33 @@ def test_retention_dry_run_then_real(cli_env, engine):
     assert real.returncode == 0
     assert rows(engine, "select count(*) as n from raw_github_repos")[0]["n"] == 0
     assert rows(engine, "select count(*) as n from fact_repo_snapshots")[0]["n"] > 0  # facts keep 30 days
+
+
+def test_auth_check_reports_quota_per_credential(cli_env, fake_github):
+    fake_github.accepted_tokens.add("ghp_SECONDsentinel")
+    env = {**cli_env, "GITHUB_TOKENS": "ghp_SECONDsentinel"}
+    result = trender(env, "auth", "check")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and all("core 5000/5000" in line and "code_search" in line for line in lines)
+    assert scenario.TOKEN not in result.stdout and "ghp_SECONDsentinel" not in result.stdout
+
+
+def test_oauth_credentials_are_stored_encrypted_and_used(cli_env, fake_github, engine):
+    from cryptography.fernet import Fernet
+
+    env = {**cli_env, "GITHUB_OAUTH_CLIENT_ID": "Iv1.cli", "GITHUB_OAUTH_CLIENT_SECRET": "shh",
+           "GITHUB_OAUTH_URL": fake_github.url, "TRENDER_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+           "GITHUB_OAUTH_ACCESS_TOKEN": "ghu_SEEDsentinel", "GITHUB_OAUTH_REFRESH_TOKEN": "ghr_SEEDsentinel"}
+    env.pop("GITHUB_TOKEN")
+    stored = trender(env, "auth", "store-oauth", "--expires-in", "0")  # already expired: first use refreshes
+    assert stored.returncode == 0, stored.stderr
+    fake_github.configure_oauth("Iv1.cli", "shh", "ghr_SEEDsentinel")
+    result = trender(env, "run", "--date", DAY, "--language", "go")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert fake_github.count("/login/oauth/access_token") == 1
+    assert any(r.headers.get("authorization") == "Bearer ghu_issued1" for r in fake_github.requests)
+    dump = str(rows(engine, "select * from github_oauth_credentials"))
+    assert "sentinel" not in dump and "issued" not in dump
+    missing = trender({k: v for k, v in env.items() if k != "TRENDER_ENCRYPTION_KEY"}, "auth", "store-oauth")
+    assert missing.returncode == 2 and "TRENDER_ENCRYPTION_KEY" in missing.stderr
