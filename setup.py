@@ -19,6 +19,8 @@ setup(
         "tenacity>=9.0",
         "tabulate>=0.9",
         "click>=8.1",
+        "pyjwt[crypto]>=2.8",
+        "cryptography>=42",
     ],
     extras_require={
         "dev": [
