@@ -21,12 +21,16 @@ setup(
         "click>=8.1",
         "pyjwt[crypto]>=2.8",
         "cryptography>=42",
+        "markdown-it-py>=3.0",
+        "nh3>=0.2.17",
     ],
     extras_require={
         "dev": [
             "pytest>=8.3",
             "hypothesis>=6.100",
             "dagster-graphql>=1.13.27,<1.14",
+            "playwright>=1.45",
+            "psutil>=5.9",
         ],
     },
     entry_points={"console_scripts": ["trender=trender_assets.cli:main"]},

@@ -10,6 +10,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots  # noqa: E402
 from trender_assets.assets.raw import raw_github_repos  # noqa: E402
+from trender_assets.assets.report import trending_report  # noqa: E402
 from trender_assets.assets.staging import stg_repos_validated  # noqa: E402
 from trender_assets.checks import momentum_score  # noqa: E402
 from trender_assets.jobs import ingest_job, marts_job, retention_job  # noqa: E402
@@ -27,6 +28,14 @@ def default_resources() -> dict:
     return {
         "github": GitHubResource(
             token=_optional_env("GITHUB_TOKEN"),
+            tokens=_optional_env("GITHUB_TOKENS"),
+            app_id=_optional_env("GITHUB_APP_ID"),
+            app_private_key=_optional_env("GITHUB_APP_PRIVATE_KEY"),
+            app_installation_id=_optional_env("GITHUB_APP_INSTALLATION_ID"),
+            oauth_client_id=_optional_env("GITHUB_OAUTH_CLIENT_ID"),
+            oauth_client_secret=_optional_env("GITHUB_OAUTH_CLIENT_SECRET"),
+            oauth_url=os.environ.get("GITHUB_OAUTH_URL") or "https://github.com",
+            encryption_key=_optional_env("TRENDER_ENCRYPTION_KEY"),
             api_url=os.environ.get("GITHUB_API_URL") or "https://api.github.com",
         ),
         "warehouse": WarehouseResource(database_url=_optional_env("DATABASE_URL")),
@@ -36,11 +45,14 @@ def default_resources() -> dict:
 
 defs = dg.Definitions(
     assets=dg.with_source_code_references(
-        [raw_github_repos, stg_repos_validated, dim_repositories, fact_repo_snapshots]
+        [raw_github_repos, stg_repos_validated, dim_repositories, fact_repo_snapshots, trending_report]
     ),
     asset_checks=[momentum_score],
     jobs=[ingest_job, marts_job, retention_job],
     schedules=[daily_snapshot_schedule, daily_retention_schedule],
     sensors=[automation_sensor],
     resources=default_resources(),
+    # Every job is a chain (raw -> stg; dim -> fact -> check -> report): a process per step buys
+    # no parallelism, only start-up time and database connections. Runs still get a process each.
+    executor=dg.in_process_executor,
 )

@@ -4,6 +4,7 @@ import dagster as dg
 
 from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots
 from trender_assets.assets.raw import raw_github_repos
+from trender_assets.assets.report import trending_report
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.retention import retention_job
 
@@ -14,9 +15,9 @@ ingest_job = dg.define_asset_job(
 )
 marts_job = dg.define_asset_job(
     "marts_job",
-    selection=dg.AssetSelection.assets(dim_repositories, fact_repo_snapshots).without_checks()
+    selection=dg.AssetSelection.assets(dim_repositories, fact_repo_snapshots, trending_report).without_checks()
     | dg.AssetSelection.checks_for_assets(fact_repo_snapshots),
-    description="Load the dimension and the facts of one day, and check momentum.",
+    description="Load the dimension and the facts of one day, check momentum, and render the day's report.",
 )
 
 __all__ = ["ingest_job", "marts_job", "retention_job"]

@@ -87,6 +87,8 @@ def _describe(metadata: dict) -> tuple[str, str]:
         parts.append("reused stored raw data")
     if "github_requests" in metadata:
         parts.append(f"{_value(metadata['github_requests'])} GitHub requests")
+    if "path" in metadata:  # a file the asset wrote (the trending report)
+        parts.append(str(_value(metadata["path"])))
     return "ok", ", ".join(parts)
 
 

@@ -16,6 +16,14 @@ import sqlalchemy as sa
 
 from trender_assets.logic.scd2 import Observation, Version, build_versions
 
+_REBUILD_LOCK_KEY = 7_310_221_002  # arbitrary, constant: "trender SCD2 version rebuild"
+
+
+def hold_versions_steady(conn: sa.Connection) -> None:
+    """Wait for any version rebuild in progress, and keep new ones out until this transaction ends.
+    For readers that write repo_keys (the facts): a rebuild for another day may replace keys."""
+    conn.execute(sa.text("select pg_advisory_xact_lock_shared(:k)"), {"k": _REBUILD_LOCK_KEY})
+
 
 def _load_observations(conn: sa.Connection, repo_ids: list[int]) -> dict[int, list[Observation]]:
     found: dict[int, list[Observation]] = defaultdict(list)
@@ -45,6 +53,9 @@ def rebuild_versions(conn: sa.Connection, repo_ids: Iterable[int]) -> dict[str, 
     counts = {"versions_inserted": 0, "versions_updated": 0, "versions_deleted": 0, "facts_repointed": 0}
     if not ids:
         return counts
+    # Serialize version rebuilds across runs (two days' dim runs at once, e.g. in a backfill):
+    # without it the second transaction reads a stale chain and violates "one current version".
+    conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _REBUILD_LOCK_KEY})
     conn.execute(sa.text("set constraints all deferred"))
     observations = _load_observations(conn, ids)
     existing: dict[tuple, tuple] = {}

@@ -8,7 +8,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
-from trender_assets.assets.dim_versions import rebuild_versions
+from trender_assets.assets.dim_versions import hold_versions_steady, rebuild_versions
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.logic.ranking import Candidate, rank_snapshot
 from trender_assets.logic.scd2 import attributes_hash
@@ -119,6 +119,7 @@ def fact_repo_snapshots(
     the category's most-starred repository is always kept since it anchors normalized_stars."""
     day = date.fromisoformat(context.partition_key)
     with warehouse.engine.begin() as conn:
+        hold_versions_steady(conn)  # a dim run for another day must not swap repo_keys under us
         rows = conn.execute(_STG_OF_DAY, {"d": day}).mappings().all()
         candidates = [
             Candidate(language=r["language"], repo_id=r["repo_id"], repo_full_name=r["repo_full_name"],
