@@ -172,7 +172,8 @@ def retention(dry_run: bool, as_of: Optional[str]) -> None:
     deleted = result.output_for_node("apply_retention")
     verb = "would delete" if dry_run else "deleted"
     for table, count in deleted.items():
-        click.echo(f"{verb} {count:>6} rows from {table}")
+        what = "report pages" if table == "report_files" else f"rows from {table}"
+        click.echo(f"{verb} {count:>6} {what}")
     sys.exit(0)
 
 

@@ -1,4 +1,5 @@
-"""Retention: keep raw and staging 7 days, facts 30 days, closed dimension versions 30 days.
+"""Retention: keep raw and staging 7 days, facts (and report pages) 30 days, closed dimension
+versions 30 days.
 
 Deletes run in one transaction (rolled back for a dry run, so the counts are exactly what a real
 run would delete). The Dagster materializations of the deleted partitions are wiped too
@@ -8,11 +9,13 @@ run would delete). The Dagster materializations of the deleted partitions are wi
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Optional
 
 import dagster as dg
 import sqlalchemy as sa
 
+from trender_assets.assets.dim_versions import lock_versions
 from trender_assets.clock import utc_today
 from trender_assets.errors import ConfigurationError
 from trender_assets.partition_wipe import wipe_partitions
@@ -21,6 +24,7 @@ from trender_assets.resources import WarehouseResource
 
 RAW_KEYS = [dg.AssetKey("raw_github_repos"), dg.AssetKey("stg_repos_validated")]
 FACT_KEY = dg.AssetKey("fact_repo_snapshots")
+DAILY_KEYS = [FACT_KEY, dg.AssetKey("trending_report")]
 
 
 @dataclass
@@ -46,6 +50,7 @@ def delete_expired(engine: sa.Engine, as_of: date, policy: RetentionPolicy, dry_
     with engine.connect() as conn:
         tx = conn.begin()
         try:
+            lock_versions(conn)  # dimension versions are rebuilt by dim runs; never delete under one
             for table in ("raw_github_repos", "stg_repos_validated", "stg_repos_rejected"):
                 deleted[table] = conn.execute(
                     sa.text(f"delete from {table} where snapshot_date < :cut"), {"cut": raw_cut}  # noqa: S608 - fixed names
@@ -84,15 +89,31 @@ def expired_partitions(instance: dg.DagsterInstance, as_of: date, policy: Retent
     for key in RAW_KEYS:
         found[key.to_user_string()] = sorted(
             p for p in instance.get_materialized_partitions(key) if split_partition_key(p)[0] < raw_cut)
-    found[FACT_KEY.to_user_string()] = sorted(
-        p for p in instance.get_materialized_partitions(FACT_KEY) if p < fact_cut)
+    for key in DAILY_KEYS:
+        found[key.to_user_string()] = sorted(p for p in instance.get_materialized_partitions(key) if p < fact_cut)
     return found
+
+
+def expired_reports(as_of: date, policy: RetentionPolicy) -> list[Path]:
+    """Report pages of days whose facts have expired."""
+    from trender_assets.assets.report import report_dir
+
+    cut = (as_of - timedelta(days=policy.fact_days)).isoformat()
+    folder = report_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("trending-????-??-??.html") if p.stem.removeprefix("trending-") < cut)
 
 
 def run_retention(engine: sa.Engine, instance: Optional[dg.DagsterInstance], as_of: date,
                   policy: RetentionPolicy = RetentionPolicy(), dry_run: bool = False) -> RetentionOutcome:
     outcome = RetentionOutcome(as_of=as_of, dry_run=dry_run)
     outcome.deleted = delete_expired(engine, as_of, policy, dry_run)
+    reports = expired_reports(as_of, policy)
+    outcome.deleted["report_files"] = len(reports)
+    if not dry_run:
+        for page in reports:
+            page.unlink(missing_ok=True)
     if instance is not None:
         outcome.wiped = expired_partitions(instance, as_of, policy)
         if not dry_run:

@@ -83,7 +83,11 @@ def _run(instance, database_url, dry_run: bool):
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
-def test_retention_deletes_exactly_the_expired_rows(engine, database_url, instance, dry_run):
+def test_retention_deletes_exactly_the_expired_rows(engine, database_url, instance, dry_run, tmp_path,
+                                                    monkeypatch):
+    monkeypatch.setenv("TRENDER_REPORT_DIR", str(tmp_path))
+    for age in (29, 30, 31):
+        (tmp_path / f"trending-{AS_OF - timedelta(days=age)}.html").write_text("<html></html>")
     _seed(engine)
     _report_materializations(instance)
     before = {t: rows(engine, f"select count(*) as n from {t}")[0]["n"]
@@ -93,7 +97,7 @@ def test_retention_deletes_exactly_the_expired_rows(engine, database_url, instan
     assert result.success
     assert result.output_for_node("apply_retention") == {
         "raw_github_repos": 1, "stg_repos_validated": 1, "stg_repos_rejected": 0,
-        "fact_repo_snapshots": 1, "dim_repositories": 1, "dim_repository_observations": 1,
+        "fact_repo_snapshots": 1, "dim_repositories": 1, "dim_repository_observations": 1, "report_files": 1,
     }
     [mat] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_OUTPUT]
     metadata = {k: v.value for k, v in mat.event_specific_data.metadata.items()}
@@ -106,7 +110,9 @@ def test_retention_deletes_exactly_the_expired_rows(engine, database_url, instan
     if dry_run:
         assert {t: rows(engine, f"select count(*) as n from {t}")[0]["n"] for t in before} == before
         assert len(raw_partitions) == 3 and len(fact_partitions) == 3
+        assert len(list(tmp_path.glob("*.html"))) == 3
         return
+    assert sorted(p.name for p in tmp_path.glob("*.html")) == ["trending-2026-10-21.html", "trending-2026-10-22.html"]
     assert [r["d"] for r in rows(engine, "select snapshot_date::text as d from raw_github_repos order by 1")] == [
         "2026-11-13", "2026-11-14"]  # 8 days old gone, 7 and 6 kept
     assert [r["d"] for r in rows(engine, "select distinct snapshot_date::text as d from fact_repo_snapshots"

@@ -25,6 +25,11 @@ def hold_versions_steady(conn: sa.Connection) -> None:
     conn.execute(sa.text("select pg_advisory_xact_lock_shared(:k)"), {"k": _REBUILD_LOCK_KEY})
 
 
+def lock_versions(conn: sa.Connection) -> None:
+    """Exclusive: no rebuild, fact load or retention touches versions until this transaction ends."""
+    conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _REBUILD_LOCK_KEY})
+
+
 def _load_observations(conn: sa.Connection, repo_ids: list[int]) -> dict[int, list[Observation]]:
     found: dict[int, list[Observation]] = defaultdict(list)
     rows = conn.execute(sa.text(
@@ -55,7 +60,7 @@ def rebuild_versions(conn: sa.Connection, repo_ids: Iterable[int]) -> dict[str, 
         return counts
     # Serialize version rebuilds across runs (two days' dim runs at once, e.g. in a backfill):
     # without it the second transaction reads a stale chain and violates "one current version".
-    conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _REBUILD_LOCK_KEY})
+    lock_versions(conn)
     conn.execute(sa.text("set constraints all deferred"))
     observations = _load_observations(conn, ids)
     existing: dict[tuple, tuple] = {}
