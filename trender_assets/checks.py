@@ -2,7 +2,8 @@
 
 
 import math
-from datetime import date
+import warnings
+from datetime import date, timedelta
 
 import dagster as dg
 import sqlalchemy as sa
@@ -70,3 +71,12 @@ def momentum_score(
         passed=not any(failures.values()),
         metadata={"rows_checked": len(rows), **failures},
     )
+
+
+with warnings.catch_warnings():  # superseded by FreshnessPolicy, which shows no asset check
+    warnings.simplefilter("ignore", dg.SupersessionWarning)
+    freshness_checks = dg.build_last_update_freshness_checks(
+        assets=[fact_repo_snapshots],
+        lower_bound_delta=timedelta(hours=26),
+    )
+"""Fails when no fact snapshot has landed for more than 26 hours (a missed daily run)."""

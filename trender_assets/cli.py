@@ -109,7 +109,8 @@ def _run_days(days: list[date], languages: list[str], refetch: bool, verbose: bo
     failed = 0
     for day in days:
         report = materialize_day(defs, instance, day, languages, refetch=refetch,
-                                 log_level="INFO" if verbose else "CRITICAL")
+                                 log_level="INFO" if verbose else "CRITICAL",
+                                 engine=defs.resources["warehouse"].engine)
         _print_report(report)
         failed += not report.succeeded
     if failed:

@@ -12,11 +12,11 @@ from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots  #
 from trender_assets.assets.raw import raw_github_repos  # noqa: E402
 from trender_assets.assets.report import trending_report  # noqa: E402
 from trender_assets.assets.staging import stg_repos_validated  # noqa: E402
-from trender_assets.checks import momentum_score  # noqa: E402
+from trender_assets.checks import freshness_checks, momentum_score  # noqa: E402
 from trender_assets.jobs import ingest_job, marts_job, retention_job  # noqa: E402
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource  # noqa: E402
 from trender_assets.schedules import daily_retention_schedule, daily_snapshot_schedule  # noqa: E402
-from trender_assets.sensors import automation_sensor  # noqa: E402
+from trender_assets.sensors import automation_sensor, freshness_sensor, run_record_sensors  # noqa: E402
 
 
 def _optional_env(name: str):
@@ -47,10 +47,10 @@ defs = dg.Definitions(
     assets=dg.with_source_code_references(
         [raw_github_repos, stg_repos_validated, dim_repositories, fact_repo_snapshots, trending_report]
     ),
-    asset_checks=[momentum_score],
+    asset_checks=[momentum_score, *freshness_checks],
     jobs=[ingest_job, marts_job, retention_job],
     schedules=[daily_snapshot_schedule, daily_retention_schedule],
-    sensors=[automation_sensor],
+    sensors=[automation_sensor, freshness_sensor, *run_record_sensors],
     resources=default_resources(),
     # Every job is a chain (raw -> stg; dim -> fact -> check -> report): a process per step buys
     # no parallelism, only start-up time and database connections. Runs still get a process each.

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 import dagster as dg
+import sqlalchemy as sa
 
 from trender_assets.partitions import partition_key_for
+from trender_assets.run_records import record_run
 
 
 @dataclass
@@ -123,9 +125,16 @@ def materialize_day(
     refetch: bool = False,
     tags: Optional[dict[str, str]] = None,
     log_level: str = "CRITICAL",
+    engine: Optional[sa.Engine] = None,
 ) -> DayReport:
-    """Run the day; ``log_level`` sets Dagster's console logging (the summary says what happened)."""
+    """Run the day; ``log_level`` sets Dagster's console logging (the summary says what happened).
+    With ``engine``, each run is recorded in fact_workflow_runs (no daemon watches in-process runs)."""
     report = DayReport(day)
+
+    def record(result: dg.ExecuteInProcessResult) -> None:
+        if engine is not None:
+            record_run(engine, instance, result.dagster_run, "succeeded" if result.success else "failed")
+
     ingest = defs.resolve_job_def("ingest_job")
     loggers = {"console": {"config": {"log_level": log_level}}}
     run_config = {"ops": {"raw_github_repos": {"config": {"refetch": refetch}}}, "loggers": loggers}
@@ -134,6 +143,7 @@ def materialize_day(
         result = ingest.execute_in_process(
             partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
         )
+        record(result)
         report.outcomes.extend(summarize(result, str(key)))
     if not report.succeeded:
         report.outcomes.append(Outcome("FAIL", "marts_job", day.isoformat(), "not run: ingestion failed"))
@@ -142,5 +152,6 @@ def materialize_day(
         partition_key=day.isoformat(), instance=instance, raise_on_error=False, tags=tags,
         run_config={"loggers": loggers},
     )
+    record(marts)
     report.outcomes.extend(summarize(marts, day.isoformat()))
     return report

@@ -1,0 +1,83 @@
+"""A record of every Dagster run of this code location in the warehouse (``fact_workflow_runs``).
+
+Written by run status sensors, so failed and canceled runs are recorded too; ``trender run``
+also records its in-process runs directly, since no daemon watches them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Optional
+
+import dagster as dg
+import sqlalchemy as sa
+
+STATUS_BY_RUN_STATUS = {
+    dg.DagsterRunStatus.STARTED: "started",
+    dg.DagsterRunStatus.SUCCESS: "succeeded",
+    dg.DagsterRunStatus.FAILURE: "failed",
+    dg.DagsterRunStatus.CANCELED: "canceled",
+}
+COUNTED_ASSETS = {"raw_github_repos", "dim_repositories"}  # what "repositories processed" counts
+
+
+def _ts(seconds: Optional[float]) -> Optional[datetime]:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc) if seconds else None
+
+
+def _partitions(run: dg.DagsterRun) -> list[str]:
+    tags = run.tags
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    return [start, end] if start and end else []
+
+
+def describe_run(instance: dg.DagsterInstance, run: dg.DagsterRun, status: str) -> dict:
+    """The row for one run: timings, partitions, repositories processed, error, step tree."""
+    stats = instance.get_run_stats(run.run_id)
+    steps = [
+        {"step": s.step_key, "status": s.status.value if s.status else None,
+         "started_at": _ts(s.start_time).isoformat() if s.start_time else None,
+         "ended_at": _ts(s.end_time).isoformat() if s.end_time else None,
+         "seconds": round(s.end_time - s.start_time, 3) if s.start_time and s.end_time else None}
+        for s in instance.get_run_step_stats(run.run_id)
+    ]
+    processed, errors = 0, []
+    for record in instance.all_logs(run.run_id):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            mat = event.event_specific_data.materialization
+            if mat.asset_key.to_user_string() in COUNTED_ASSETS:
+                count = mat.metadata.get("dagster/row_count")
+                processed += int(getattr(count, "value", count) or 0)
+        elif event.event_type in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE):
+            error = getattr(event.event_specific_data, "error", None)
+            while error is not None and getattr(error, "cause", None) is not None:
+                error = error.cause
+            message = (error.message.strip().splitlines() or [""])[0] if error else event.message
+            if message and message not in errors:
+                errors.append(message)
+    return {
+        "run_id": run.run_id, "job": run.job_name, "partitions": json.dumps(_partitions(run)),
+        "status": status, "started": _ts(stats.start_time), "ended": _ts(stats.end_time) if status != "started" else None,
+        "processed": processed, "error": "; ".join(errors) or None, "steps": json.dumps(steps),
+    }
+
+
+def record_run(engine: sa.Engine, instance: dg.DagsterInstance, run: dg.DagsterRun, status: str) -> None:
+    """Upsert the run's row; a late "started" never overwrites a finished run."""
+    row = describe_run(instance, run, status)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "insert into fact_workflow_runs (run_id, job_name, partitions, status, started_at, ended_at,"
+            " repositories_processed, error_message, steps) values (:run_id, :job, cast(:partitions as jsonb),"
+            " :status, :started, :ended, :processed, :error, cast(:steps as jsonb))"
+            " on conflict (run_id) do update set status = excluded.status, started_at = excluded.started_at,"
+            " ended_at = excluded.ended_at, repositories_processed = excluded.repositories_processed,"
+            " error_message = excluded.error_message, steps = excluded.steps, recorded_at = now()"
+            " where fact_workflow_runs.status = 'started' or excluded.status <> 'started'"
+        ), row)
