@@ -69,8 +69,14 @@ def test_secrets_are_env_vars_not_values(monkeypatch):
 def test_schedules_and_sensor_are_on_by_default():
     for name in ("daily_snapshot_schedule", "daily_retention_schedule"):
         assert defs.resolve_schedule_def(name).default_status == dg.DefaultScheduleStatus.RUNNING
-    sensor = defs.resolve_sensor_def("trender_automation_sensor")
-    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    for name in ("trender_automation_sensor", "fact_freshness_sensor", "record_started_runs",
+                 "record_succeeded_runs", "record_failed_runs", "record_canceled_runs"):
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_freshness_check_guards_the_facts():
+    keys = {key for checks in defs.asset_checks for key in checks.check_keys}
+    assert dg.AssetCheckKey(dg.AssetKey("fact_repo_snapshots"), "freshness_check") in keys
 
 
 def test_daily_schedule_snapshots_that_day_for_all_languages():
