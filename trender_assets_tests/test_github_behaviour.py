@@ -384,8 +384,9 @@ def test_the_token_appears_nowhere(fake_github, database_url, engine, instance, 
             data = event.event_specific_data
             if getattr(data, "error", None) is not None:
                 texts.append(str(data.error.to_string()))
-    for record in instance.get_event_records(dg.EventRecordsFilter(dg.DagsterEventType.ASSET_MATERIALIZATION)):
-        texts.append(repr(record.asset_materialization.metadata))
+    for key in ("raw_github_repos", "stg_repos_validated", "dim_repositories", "fact_repo_snapshots"):
+        for record in instance.fetch_materializations(dg.AssetKey(key), limit=100).records:
+            texts.append(repr(record.asset_materialization.metadata))
     for table, content in warehouse_dump(engine).items():
         texts.append(json.dumps(content, default=str))
     texts.append(json.dumps(rows(engine, "select * from github_http_cache"), default=str))
