@@ -104,11 +104,12 @@ def raw_github_repos(
     names = [i["full_name"] for i in items if isinstance(i, dict) and isinstance(i.get("full_name"), str)]
     readmes = github.readmes(names)
 
-    rows = []
+    rows, preview = [], []
     for rank, item in enumerate(items, start=1):
-        name = item.get("full_name") if isinstance(item, dict) else None
-        repo_id = item.get("id") if isinstance(item, dict) else None
+        record = item if isinstance(item, dict) else {}
+        name, repo_id = record.get("full_name"), record.get("id")
         readme = readmes.get(name) if isinstance(name, str) else None
+        preview.append({"rank": rank, "repository": name, "stars": record.get("stargazers_count")})
         rows.append({
             "d": day, "l": language, "rank": rank,
             "id": repo_id if isinstance(repo_id, int) and not isinstance(repo_id, bool) else None,
@@ -137,12 +138,7 @@ def raw_github_repos(
         "source": "GitHub API",
         "stars_as_of": fetched_at.isoformat(),
         "readmes_found": sum(1 for r in rows if r["readme"] is not None),
-        "preview": markdown_table(
-            ({"rank": r["rank"], "repository": r["name"],
-              "stars": (items[r["rank"] - 1] or {}).get("stargazers_count") if isinstance(items[r["rank"] - 1], dict) else None}
-             for r in rows),
-            ["rank", "repository", "stars"],
-        ),
+        "preview": markdown_table(preview, ["rank", "repository", "stars"]),
         **github.telemetry.as_metadata(),
     }
     if day < fetched_at.date():

@@ -305,7 +305,7 @@ class GitHubClient:
 
     # -- search ------------------------------------------------------------------------------
 
-    def _search_page(self, url: str, params: Optional[dict], what: str) -> Optional[httpx.Response]:
+    def _search_page(self, url: str, params: Optional[dict], what: str) -> Optional[tuple[httpx.Response, dict]]:
         """One complete page; None past the 1,000-result window. Partial answers are retried, then fail."""
         for attempt in range(1, self._max_attempts + 1):
             response = self.request(url, params=params, what=what)
@@ -315,8 +315,7 @@ class GitHubClient:
                 raise GitHubError(f"GitHub answered HTTP {response.status_code} for {what}: {_message(response)}")
             body = self._json(response)
             if isinstance(body, dict) and isinstance(body.get("items"), list) and not body.get("incomplete_results"):
-                response.parsed = body  # type: ignore[attr-defined]
-                return response
+                return response, body
             if attempt == self._max_attempts:
                 problem = "incomplete results" if isinstance(body, dict) else "unreadable JSON"
                 raise GitHubError(f"GitHub kept returning {problem} for {what}; nothing was stored")
@@ -332,10 +331,10 @@ class GitHubClient:
         items: list = []
         total = 0
         while url and len(items) < limit:
-            response = self._search_page(url, params, what)
-            if response is None:
+            page = self._search_page(url, params, what)
+            if page is None:
                 break
-            body = response.parsed  # type: ignore[attr-defined]
+            response, body = page
             total = int(body.get("total_count") or 0)
             items.extend(body["items"])
             next_link = response.links.get("next", {}).get("url")
