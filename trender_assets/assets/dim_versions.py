@@ -31,10 +31,16 @@ def lock_versions(conn: sa.Connection) -> None:
 
 
 def _load_observations(conn: sa.Connection, repo_ids: list[int]) -> dict[int, list[Observation]]:
+    """Only the change points of each repository's observations: the first observation and each
+    one whose attributes differ from the day before. That is all ``build_versions`` keeps, and it
+    keeps a day's load from growing with the number of days stored."""
     found: dict[int, list[Observation]] = defaultdict(list)
     rows = conn.execute(sa.text(
-        "select repo_id, snapshot_date, attributes_hash, attributes from dim_repository_observations"
-        " where repo_id = any(:ids)"
+        "select o.repo_id, o.snapshot_date, o.attributes_hash, o.attributes from dim_repository_observations o"
+        " join (select repo_id, snapshot_date, attributes_hash is distinct from lag(attributes_hash)"
+        "         over (partition by repo_id order by snapshot_date) as changed"
+        "       from dim_repository_observations where repo_id = any(:ids)) c"
+        " using (repo_id, snapshot_date) where c.changed"
     ), {"ids": repo_ids})
     for repo_id, day, digest, attrs in rows:
         found[repo_id].append(Observation(day, digest, attrs))
