@@ -152,8 +152,10 @@ def main() -> None:
                 seeded = conn.execute(sa.text(SEED_HISTORY), {"days": days, "d": DAY}).rowcount
             seed_wall = time.perf_counter() - seed_start
             first = DAY - timedelta(days=days)
-            wall_backfill, _ = trender(env, "backfill", "--start", first.isoformat(),
-                                       "--end", (DAY - timedelta(days=1)).isoformat())
+            wall_backfill = 0.0
+            if days:  # --history-days 0: the same measurement with nothing stored before the day
+                wall_backfill, _ = trender(env, "backfill", "--start", first.isoformat(),
+                                           "--end", (DAY - timedelta(days=1)).isoformat())
 
             # 3. the day's marts again, with the history stored
             before = run_ids(home)
@@ -191,7 +193,7 @@ def main() -> None:
           f"{total_rows / total_seconds:,.0f} rows/s")
     print(f"\n2. history: {seeded:,} raw rows for {days} earlier days seeded by SQL in {seed_wall:.1f} s; "
           f"trender backfill of {days} days from stored raw: {wall_backfill:.1f} s wall "
-          f"({wall_backfill / days:.1f} s per day)")
+          f"({wall_backfill / max(days, 1):.1f} s per day)")
     print("   stored now: " + ", ".join(f"{t} {c:,}" for t, c in stored.items()))
     print(f"\n3. the day's marts with {days} days of history stored (trender run, raw reused): "
           f"{wall_rerun:.1f} s wall for the whole command")
