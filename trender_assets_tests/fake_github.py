@@ -5,9 +5,10 @@ timeouts, redirects, header parsing and ``Link`` following then run exactly as i
 Response shapes follow GitHub's documented 2022-11-28 schemas (``repo-search-result-item``,
 ``code-search-result-item`` with a *minimal* repository, ``full-repository``, ``content-file``,
 ``basic-error``) and observed behaviour (1,000-result window, line-wrapped base64, rate-limit
-headers per resource); see ``/work/shared/reference/github-api.md``.
+headers per resource), from GitHub's OpenAPI description and REST docs.
 
-Deterministic: no randomness and no sleeps unless a fault asks for one. The only time-dependent
+Deterministic: no randomness (chaos faults come from a seeded generator) and no sleeps unless a fault
+or ``latency`` asks for one. The only time-dependent
 values are the ``x-ratelimit-reset`` epochs. Stdlib only.
 """
 

@@ -123,9 +123,9 @@ def test_report_is_written_and_linked_from_the_metadata(report_days, monkeypatch
 def test_velocity_and_history_come_from_the_stored_snapshots(report_days):
     engine = report_days["engine"]
     with engine.connect() as conn:
-        cards, _ = load_cards(conn, DAY, use_view=False)
-        first_cards, _ = load_cards(conn, DAYS[0], use_view=False)
-        middle_cards, _ = load_cards(conn, DAYS[1], use_view=False)
+        cards = load_cards(conn, DAY)
+        first_cards = load_cards(conn, DAYS[0])
+        middle_cards = load_cards(conn, DAYS[1])
     assert {c.star_velocity for c in first_cards} == {None}  # nothing before the first day
     for card in cards:  # one day since D-1
         assert card.star_velocity == growth_per_day(card.repo_id)
@@ -135,17 +135,6 @@ def test_velocity_and_history_come_from_the_stored_snapshots(report_days):
         assert card.star_velocity == growth_per_day(card.repo_id)
     payload = next(c for c in cards if c.repo_id == PAYLOAD_REPO_ID)
     assert payload.readme_markdown == PAYLOAD_README
-
-
-def test_a_history_view_with_star_velocity_is_preferred(report_days):
-    with report_days["engine"].connect() as conn:
-        conn.execute(sa.text(  # a temporary view shadows public.analytics_repo_history in this session
-            "create temporary view analytics_repo_history as select repo_id, snapshot_date,"
-            " 42.5::double precision as star_velocity from fact_repo_snapshots"))
-        cards, source = load_cards(conn, DAY)
-        conn.rollback()
-    assert source == "analytics_repo_history.star_velocity"
-    assert {c.star_velocity for c in cards} == {42.5}
 
 
 # --------------------------------------------------------------------------------------------

@@ -89,11 +89,11 @@ def rebuild_versions(conn: sa.Connection, repo_ids: Iterable[int]) -> dict[str, 
     # Close versions before opening others, so "one current version per repository" always holds.
     changed = [(k, v) for k, v in wanted.items() if k in existing and existing[k][1] != v[1].valid_to]
     changed.sort(key=lambda kv: kv[1][1].is_current)
-    for key, (_repo_id, version) in changed:
+    if changed:  # one batch, in that order
         conn.execute(sa.text(
             "update dim_repositories set valid_to = :to, is_current = :current, loaded_at = now()"
             " where repo_key = :key"
-        ), {"to": version.valid_to, "current": version.is_current, "key": existing[key][0]})
+        ), [{"to": v.valid_to, "current": v.is_current, "key": existing[k][0]} for k, (_id, v) in changed])
     counts["versions_updated"] = len(changed)
 
     new_rows = [_version_row(repo_id, v) for k, (repo_id, v) in wanted.items() if k not in existing]

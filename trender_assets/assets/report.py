@@ -4,7 +4,6 @@
 import os
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Optional
 
 import dagster as dg
 import sqlalchemy as sa
@@ -38,24 +37,10 @@ _STAR_HISTORY = sa.text(
     " where repo_id = any(:ids) and snapshot_date between :since and :d"
     " group by repo_id, snapshot_date order by repo_id, snapshot_date"
 )
-# Star velocity: stars per day since the repository's previous snapshot (any category).
-_VELOCITY_FROM_VIEW = sa.text(
+# Star velocity comes from the history view (stars per day since the previous snapshot).
+_VELOCITY = sa.text(
     "select repo_id, max(star_velocity) as star_velocity from analytics_repo_history"
     " where snapshot_date = :d and repo_id = any(:ids) group by repo_id"
-)
-_VELOCITY_BY_LAG = sa.text(
-    "with daily as ("
-    "  select repo_id, snapshot_date, max(stars) as stars from fact_repo_snapshots"
-    "  where repo_id = any(:ids) and snapshot_date <= :d group by repo_id, snapshot_date),"
-    " lagged as ("
-    "  select repo_id, snapshot_date, stars, lag(stars) over w as prev_stars, lag(snapshot_date) over w as prev_day"
-    "  from daily window w as (partition by repo_id order by snapshot_date))"
-    " select repo_id, (stars - prev_stars)::double precision / (snapshot_date - prev_day) as star_velocity"
-    " from lagged where snapshot_date = :d"
-)
-_VIEW_HAS_VELOCITY = sa.text(  # resolved through search_path, like the query that would use it
-    "select count(*) = 3 from pg_attribute where attrelid = to_regclass('analytics_repo_history')"
-    " and attname in ('repo_id', 'snapshot_date', 'star_velocity') and not attisdropped"
 )
 
 
@@ -69,21 +54,14 @@ def report_path(day: date) -> Path:
     return report_dir() / f"trending-{day.isoformat()}.html"
 
 
-def load_cards(conn: sa.Connection, day: date, use_view: Optional[bool] = None) -> tuple[list[ReportCard], str]:
-    """The day's cards and where their star velocity came from: the ``analytics_repo_history``
-    view's ``star_velocity`` when it has one (``use_view=None``), else a LAG window here."""
+def load_cards(conn: sa.Connection, day: date) -> list[ReportCard]:
+    """The day's cards, with star history for the sparkline and velocity from the history view."""
     rows = conn.execute(_CARDS_OF_DAY, {"d": day}).mappings().all()
     ids = sorted({r["repo_id"] for r in rows})
     history: dict[int, list[tuple[date, int]]] = {}
     for h in conn.execute(_STAR_HISTORY, {"ids": ids, "since": day - timedelta(days=HISTORY_DAYS - 1), "d": day}):
         history.setdefault(h.repo_id, []).append((h.snapshot_date, h.stars))
-    if use_view is None:
-        use_view = bool(conn.execute(_VIEW_HAS_VELOCITY).scalar_one())
-    if use_view:
-        source, query = "analytics_repo_history.star_velocity", _VELOCITY_FROM_VIEW
-    else:
-        source, query = "LAG over fact_repo_snapshots", _VELOCITY_BY_LAG
-    velocity = {v.repo_id: v.star_velocity for v in conn.execute(query, {"ids": ids, "d": day})}
+    velocity = {v.repo_id: v.star_velocity for v in conn.execute(_VELOCITY, {"ids": ids, "d": day})}
     cards = [
         ReportCard(
             category=r["language"], repo_id=r["repo_id"], full_name=r["repo_full_name"], html_url=r["html_url"],
@@ -94,7 +72,7 @@ def load_cards(conn: sa.Connection, day: date, use_view: Optional[bool] = None) 
         )
         for r in rows
     ]
-    return cards, source
+    return cards
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -125,7 +103,7 @@ def trending_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     loads). Written to ``$TRENDER_REPORT_DIR/trending-YYYY-MM-DD.html``."""
     day = date.fromisoformat(context.partition_key)
     with warehouse.engine.connect() as conn:
-        cards, velocity_source = load_cards(conn, day)
+        cards = load_cards(conn, day)
     page = render_report(day, cards, SECTIONS, generated_at=utc_now())
     path = report_path(day)
     write_atomically(path, page)
@@ -137,6 +115,5 @@ def trending_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "url": dg.MetadataValue.url(path.resolve().as_uri()),
         "bytes": len(page.encode("utf-8")),
         "cards_per_section": dg.MetadataValue.json(per_category),
-        "velocity_source": velocity_source,
         "summary": dg.MetadataValue.md(summary_markdown(cards, SECTIONS, top=5)),
     })
