@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
 from trender_assets.clock import utc_now
 from trender_assets.logic.validation import without_nul
+from trender_assets.partition_lock import holding_partition
 from trender_assets.partitions import LANGUAGE_LABELS, RENDER, date_language_partitions, split_partition_key
+from trender_assets.raw_fetches import expired_categories, record_fetch, refetch_refusal, shrink_refusal, stored_partition
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
 
 RAW_SCHEMA = column_schema(
@@ -28,15 +30,10 @@ RAW_SCHEMA = column_schema(
 
 class RawFetchConfig(dg.Config):
     refetch: bool = False
-    """Ask GitHub again even when this partition's raw data is still stored."""
-
-
-def _stored_rows(conn: sa.Connection, day: date, language: str) -> tuple[int, object]:
-    row = conn.execute(
-        sa.text("select count(*), min(fetched_at) from raw_github_repos where snapshot_date = :d and language = :l"),
-        {"d": day, "l": language},
-    ).one()
-    return int(row[0]), row[1]
+    """Ask GitHub again even when this partition's raw data is still stored, or was deleted by
+    retention (the day then gets today's star counts)."""
+    allow_smaller: bool = False
+    """Let a refetch replace a stored partition with fewer repositories (e.g. without a token)."""
 
 
 def _skip_reason(language: str, settings: TrenderSettings, github: GitHubResource) -> str | None:
@@ -71,29 +68,55 @@ def raw_github_repos(
 ) -> dg.MaterializeResult:
     """Repositories GitHub returns for one language on day D (search windows anchored to D), with
     their READMEs and the full API JSON, as fetched. A day whose raw data is still stored is reused
-    without calling GitHub unless ``refetch`` is set."""
+    without calling GitHub unless ``refetch`` is set; a day whose raw data retention deleted is not
+    re-fetched unless ``refetch`` is set, and a refetch never shrinks a stored partition unless
+    ``allow_smaller`` is set. Two runs of one partition at once take turns: the second reuses."""
     day_key, language = split_partition_key(context.partition_key)
-    day = date.fromisoformat(day_key)
+    with holding_partition(warehouse.engine, "raw_github_repos", f"{day_key}|{language}", on_wait=lambda: (
+            context.log.info(f"{day_key}|{language}: another run is fetching this partition; waiting for it"))):
+        return _fetch_or_reuse(context, config, github, warehouse, settings, date.fromisoformat(day_key), language)
 
+
+def _fetch_or_reuse(
+    context: dg.AssetExecutionContext,
+    config: RawFetchConfig,
+    github: GitHubResource,
+    warehouse: WarehouseResource,
+    settings: TrenderSettings,
+    day: date,
+    language: str,
+) -> dg.MaterializeResult:
+    day_key = day.isoformat()
+    limit = _repo_limit(settings, github)
     with warehouse.engine.connect() as conn:
-        stored, fetched_at = _stored_rows(conn, day, language)
-    if stored and not config.refetch:
-        context.log.info(f"{day_key}|{language}: reusing {stored} stored rows fetched at {fetched_at}")
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": stored,
+        stored = stored_partition(conn, day, language)
+        expired = [] if stored.rows else expired_categories(conn, day, [language])
+    if stored.rows and not config.refetch:
+        context.log.info(f"{day_key}|{language}: reusing {stored.rows} stored rows fetched at {stored.fetched_at}")
+        metadata = {
+            "dagster/row_count": stored.rows,
             "source": "stored raw data (GitHub not called; pass refetch to ask again)",
-            "stars_as_of": str(fetched_at),
-        })
+            "stars_as_of": str(stored.fetched_at),
+        }
+        if stored.repo_limit is not None and stored.repo_limit < limit:
+            metadata["refetch_hint"] = (
+                f"fetched {'without a token' if not stored.authenticated else 'dev-sized'} (up to "
+                f"{stored.repo_limit} repositories); --refetch asks GitHub again for the full {limit}")
+            context.log.warning(f"{day_key}|{language}: {metadata['refetch_hint']}")
+        return dg.MaterializeResult(metadata=metadata)
+    if expired and not config.refetch:
+        raise dg.Failure(refetch_refusal(day, expired), allow_retries=False)
 
     skip = _skip_reason(language, settings, github)
     if skip:
         context.log.warning(f"{day_key}|{language} skipped: {skip}")
-        with warehouse.engine.begin() as conn:
-            conn.execute(sa.text("delete from raw_github_repos where snapshot_date = :d and language = :l"),
-                         {"d": day, "l": language})
+        if stored.rows:  # a skipped refetch keeps what is stored rather than emptying the partition
+            return dg.MaterializeResult(metadata={
+                "dagster/row_count": stored.rows, "skipped": f"{skip}; the {stored.rows} stored rows are kept"})
         return dg.MaterializeResult(metadata={"dagster/row_count": 0, "skipped": skip})
+    if stored.rows > limit and not config.allow_smaller:
+        raise dg.Failure(shrink_refusal(stored.rows, limit, github.has_token), allow_retries=False)
 
-    limit = _repo_limit(settings, github)
     github.attach_warehouse(warehouse.engine)
     fetched_at = utc_now()
     if language == RENDER:
@@ -125,6 +148,7 @@ def raw_github_repos(
     with warehouse.engine.begin() as conn:  # the partition is replaced whole, or not at all
         conn.execute(sa.text("delete from raw_github_repos where snapshot_date = :d and language = :l"),
                      {"d": day, "l": language})
+        record_fetch(conn, day, language, fetched_at, limit, github.has_token, len(rows), context.run_id)
         if rows:
             conn.execute(sa.text(
                 "insert into raw_github_repos (snapshot_date, language, search_rank, repo_id, repo_full_name,"
