@@ -56,7 +56,8 @@ def momentum_failures(rows: list[dict], settings: TrenderSettings) -> dict[str, 
     partitions_def=daily_partitions,
     blocking=True,
     description="Momentum scores of the day are present, in [0, 1], recompute from their stored inputs, "
-                "one row per repository per category, and each category's top normalized_stars is 1.",
+                "one row per repository per category, each category's top normalized_stars is 1, and "
+                "every category staged that day has facts.",
 )
 def momentum_score(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, settings: TrenderSettings
@@ -66,10 +67,16 @@ def momentum_score(
         rows = [dict(r) for r in conn.execute(sa.text(
             "select snapshot_date, language, repo_id, stars, age_days, recency_score, normalized_stars,"
             " momentum_score from fact_repo_snapshots where snapshot_date = :d"), {"d": day}).mappings()]
+        staged = conn.execute(sa.text(
+            "select distinct language from stg_repos_validated where snapshot_date = :d"), {"d": day}).scalars()
+        # an empty day passes only if nothing was staged for it: zero rows must never hide lost facts
+        unranked = sorted(set(staged) - {r["language"] for r in rows})
     failures = momentum_failures(rows, settings)
+    failures["categories_without_facts"] = len(unranked)
     return dg.AssetCheckResult(
         passed=not any(failures.values()),
-        metadata={"rows_checked": len(rows), **failures},
+        metadata={"rows_checked": len(rows), **failures,
+                  **({"unranked_categories": ", ".join(unranked)} if unranked else {})},
     )
 
 

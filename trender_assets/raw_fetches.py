@@ -70,3 +70,10 @@ def shrink_refusal(stored: int, limit: int, authenticated: bool) -> str:
     why = "without a token" if not authenticated else "with the current DEV_MODE / size settings"
     return (f"the stored partition holds {stored} repositories; a refetch {why} would replace them with at most "
             f"{limit}. Set GITHUB_TOKEN, or pass --allow-smaller (allow_smaller in the UI) to replace them anyway")
+
+
+def inputs_gone(day: date, categories: list[str]) -> str:
+    """Why a staging or mart run of an expired day changes nothing."""
+    return (f"the raw and staging data of {day} ({', '.join(categories)}) were deleted by retention; its facts "
+            "are kept as they are and nothing was changed. To rebuild the day from GitHub as it is now, "
+            "materialize raw_github_repos with refetch (trender run --refetch)")

@@ -51,7 +51,7 @@ def delete_expired(engine: sa.Engine, as_of: date, policy: RetentionPolicy, dry_
         tx = conn.begin()
         try:
             lock_versions(conn)  # dimension versions are rebuilt by dim runs; never delete under one
-            for table in ("raw_github_repos", "stg_repos_validated", "stg_repos_rejected"):
+            for table in ("raw_github_repos", "raw_partition_fetches", "stg_repos_validated", "stg_repos_rejected"):
                 deleted[table] = conn.execute(
                     sa.text(f"delete from {table} where snapshot_date < :cut"), {"cut": raw_cut}  # noqa: S608 - fixed names
                 ).rowcount

@@ -12,7 +12,9 @@ from trender_assets.assets.dim_versions import hold_versions_steady, rebuild_ver
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.logic.ranking import Candidate, rank_snapshot
 from trender_assets.logic.scd2 import attributes_hash
+from trender_assets.partition_lock import lock_partition
 from trender_assets.partitions import LANGUAGES, by_snapshot_date, daily_partitions
+from trender_assets.raw_fetches import expired_categories, inputs_gone
 from trender_assets.resources import TrenderSettings, WarehouseResource
 
 DIM_SCHEMA = column_schema(
@@ -47,6 +49,15 @@ _STG_OF_DAY = sa.text(
 )
 
 
+def _guard_inputs(conn: sa.Connection, asset: str, day: date) -> None:
+    """Take the day's partition (concurrent runs of it take turns) and refuse to re-derive a day
+    whose staging retention deleted: that would erase the facts retention keeps."""
+    lock_partition(conn, asset, day.isoformat())
+    expired = expired_categories(conn, day)
+    if expired:
+        raise dg.Failure(inputs_gone(day, expired), allow_retries=False)
+
+
 def _tracked_attributes(row: sa.RowMapping) -> dict:
     return {
         "repo_full_name": row["repo_full_name"], "description": row["description"],
@@ -74,6 +85,7 @@ def dim_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     history. Depends on all four language partitions of D."""
     day = date.fromisoformat(context.partition_key)
     with warehouse.engine.begin() as conn:
+        _guard_inputs(conn, "dim_repositories", day)
         rows = conn.execute(_STG_OF_DAY, {"d": day}).mappings().all()
         observed: dict[int, dict] = {}
         for row in rows:  # a repository found by two searches is one observation
@@ -119,6 +131,7 @@ def fact_repo_snapshots(
     the category's most-starred repository is always kept since it anchors normalized_stars."""
     day = date.fromisoformat(context.partition_key)
     with warehouse.engine.begin() as conn:
+        _guard_inputs(conn, "fact_repo_snapshots", day)
         hold_versions_steady(conn)  # a dim run for another day must not swap repo_keys under us
         rows = conn.execute(_STG_OF_DAY, {"d": day}).mappings().all()
         candidates = [

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
 from trender_assets.assets.raw import raw_github_repos
 from trender_assets.logic.validation import RejectedRecord, clean_text, validate_repo
+from trender_assets.partition_lock import lock_partition
 from trender_assets.partitions import date_language_partitions, split_partition_key
+from trender_assets.raw_fetches import expired_categories, inputs_gone
 from trender_assets.resources import WarehouseResource
 
 STG_SCHEMA = column_schema(
@@ -49,6 +51,10 @@ def stg_repos_validated(context: dg.AssetExecutionContext, warehouse: WarehouseR
     params = {"d": day, "l": language}
 
     with warehouse.engine.begin() as conn:
+        lock_partition(conn, "stg_repos_validated", f"{day_key}|{language}")  # concurrent runs take turns
+        expired = expired_categories(conn, day, [language])
+        if expired:
+            raise dg.Failure(inputs_gone(day, expired), allow_retries=False)
         raw_rows = conn.execute(sa.text(
             "select raw_id, repo_id, repo_full_name, api_response, readme_content, readme_sha, fetched_at"
             " from raw_github_repos where snapshot_date = :d and language = :l order by search_rank"
