@@ -61,9 +61,10 @@ def serve(fake: FakeGitHub) -> FakeGitHub:
     return fake
 
 
-def serve_realistic(fake: FakeGitHub, per_language: int = 25) -> FakeGitHub:
+def serve_realistic(fake: FakeGitHub, per_language: int = 25, render_hits: int = 0) -> FakeGitHub:
     """A day shaped like a real one: ``per_language`` young repositories per language with READMEs,
-    every fifth with a render.yaml at its root."""
+    every fifth with a render.yaml at its root, plus ``render_hits`` more repositories with a root
+    render.yaml that no language search returns (code search then finds more than are kept)."""
     rid = 1
     for language in ("Python", "TypeScript", "Go"):
         for i in range(per_language):
@@ -74,4 +75,10 @@ def serve_realistic(fake: FakeGitHub, per_language: int = 25) -> FakeGitHub:
                 description=f"{language} project {i}", topics=["bench", language.lower()],
                 readme=f"# repo {i}\n\n" + "lorem ipsum " * 200, render_yaml=(i % 5 == 0)))
             rid += 1
+    for i in range(render_hits):
+        created = DAY - timedelta(days=(i * 11) % 500)
+        fake.add_repo(FakeRepo(
+            100_000 + i, f"deploy-org/service-{i}", ("Rust", "Ruby", None)[i % 3], 50 + (i * 37) % 900,
+            f"{created}T08:00:00Z", f"{DAY - timedelta(days=200 + i % 50)}T08:00:00Z",
+            description=f"service {i}", readme=f"# service {i}\n\n" + "deploy notes " * 150, render_yaml=True))
     return fake
