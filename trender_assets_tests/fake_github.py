@@ -5,7 +5,14 @@ timeouts, redirects, header parsing and ``Link`` following then run exactly as i
 Response shapes follow GitHub's documented 2022-11-28 schemas (``repo-search-result-item``,
 ``code-search-result-item`` with a *minimal* repository, ``full-repository``, ``content-file``,
 ``basic-error``) and observed behaviour (1,000-result window, line-wrapped base64, rate-limit
-headers per resource), from GitHub's OpenAPI description and REST docs.
+headers per resource), from GitHub's OpenAPI description and REST docs. ``POST /graphql`` serves
+``nodes(ids:)`` for repositories (see ``fake_github_graphql``).
+
+Per-item answers GitHub gives are served too: a README over 1 MB is refused as JSON (403
+``too_large``) and served raw, an empty repository answers 409, a blocked one 451, a repository
+deleted since the search index saw it 404 (and ``null`` + NOT_FOUND in GraphQL). Hostile payloads
+come from the data itself (a lone surrogate is sent as the ``\ud800`` escape GitHub would send,
+counts and ids of any size) or from ``rewrite_body`` (invalid UTF-8, a non-numeric total_count).
 
 Deterministic: no randomness (chaos faults come from a seeded generator) and no sleeps unless a fault
 or ``latency`` asks for one. The only time-dependent
@@ -29,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+from trender_assets_tests import fake_github_graphql as gql
+
 __all__ = ["FakeRepo", "FakeGitHub", "RecordedRequest"]
 
 API_VERSION = "2022-11-28"
@@ -41,7 +50,11 @@ RATE_LIMITS = {
     "core": (5000, 60, 3600),
     "search": (30, 10, 60),
     "code_search": (9, 9, 60),
+    "graphql": (5000, 0, 3600),  # points; GraphQL needs authentication
 }
+BLOB_JSON_LIMIT = 1 << 20  # the contents API sends blobs up to 1 MB as JSON...
+BLOB_RAW_LIMIT = 100 << 20  # ...and up to 100 MB with the raw media type
+RAW_MEDIA_TYPES = ("application/vnd.github.raw+json", "application/vnd.github.raw", "application/vnd.github.v3.raw")
 
 # spdx_id -> (key, name) as GitHub reports them; unknown ids fall back to (spdx.lower(), spdx)
 LICENSES = {
@@ -85,6 +98,9 @@ class FakeRepo:
     readme: Optional[str] = "# readme"  # None -> /readme answers 404
     readme_name: str = "README.md"
     render_yaml: bool = False  # has render.yaml at the repository root
+    empty: bool = False  # no commits: contents endpoints answer 409 "This repository is empty."
+    blocked: bool = False  # e.g. a DMCA takedown: /repos/... answers 451
+    gone: bool = False  # deleted since the search index saw it: searches still list it, the rest 404s
 
     @property
     def owner(self) -> str:
@@ -104,6 +120,7 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]  # lower-cased names
     status: int
+    body: bytes = b""
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,7 +232,10 @@ def _tokens(q: str) -> list[tuple[bool, Optional[str], str]]:
 
 
 def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    try:
+        return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form: GitHub sends it as a \uXXXX escape
+        return json.dumps(obj, ensure_ascii=True).encode("ascii")
 
 
 def _error_body(message: str, status: int, documentation_url: str = DOCS_URL, **extra: Any) -> dict:
@@ -301,8 +321,14 @@ class FakeGitHub:
     ``/search/code`` without Authorization, which answers 401 "Requires authentication" as GitHub does.
     """
 
-    def __init__(self, token: Optional[str] = None):
+    def __init__(self, token: Optional[str] = None, clock: Callable[[], float] = time.time):
         self.token = token
+        self.clock = clock  # drives x-ratelimit-reset and rate windows (tests share a simulated clock)
+        self.blob_json_limit = BLOB_JSON_LIMIT
+        self.blob_raw_limit = BLOB_RAW_LIMIT
+        self._limits = dict(RATE_LIMITS)
+        self._enforced: set[str] = set()
+        self._rewrites: list[tuple[str, re.Pattern, bytes]] = []
         self.latency = 0.0  # seconds added to every answer, for benchmarks with realistic latency
         self.accepted_tokens: set[str] = set()  # besides ``token``: more tokens, issued App/OAuth tokens
         self.issued = 0
@@ -405,6 +431,22 @@ class FakeGitHub:
                                        {k.lower(): str(v) for k, v in (headers or {}).items()}, body, delay,
                                        raw_body))
 
+    def set_rate_limit(self, resource: str, limit: int, enforce: bool = True) -> None:
+        """Advertise ``limit`` for ``resource`` (authenticated and not); with ``enforce``, answer as
+        GitHub does once it is spent: 403 ``API rate limit exceeded`` with ``x-ratelimit-remaining: 0``
+        (GraphQL: HTTP 200 with an error of type RATE_LIMITED) until the window resets."""
+        with self._lock:
+            window = self._limits[resource][2]
+            self._limits[resource] = (limit, limit, window)
+            if enforce:
+                self._enforced.add(resource)
+
+    def rewrite_body(self, path_prefix: str, pattern: bytes, replacement: bytes) -> None:
+        """Rewrite the bytes of every answer under ``path_prefix`` (``re.sub``), e.g. to put invalid
+        UTF-8 in one item of a search page, or to make ``total_count`` something that is not a number."""
+        with self._lock:
+            self._rewrites.append((path_prefix, re.compile(pattern), replacement))
+
     def reset_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -425,8 +467,11 @@ class FakeGitHub:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         response = self._respond(handler.command, path, query, headers, body)
         with self._lock:
+            for prefix, pattern, replacement in self._rewrites:
+                if path.startswith(prefix) and response.body:
+                    response.body = pattern.sub(replacement, response.body)
             self.requests.append(RecordedRequest(handler.command, path, query, headers,
-                                                 0 if response.drop else response.status))
+                                                 0 if response.drop else response.status, body))
         if response.delay or self.latency:
             time.sleep(response.delay or self.latency)
         if response.drop:
@@ -457,10 +502,14 @@ class FakeGitHub:
             response = self._fault_response(fault)
         elif method == "POST" and (path.startswith("/app/installations/") or path == "/login/oauth/access_token"):
             response = self._issue_token(path, headers, body)
-        elif method != "GET":
+        elif method not in ("GET", "POST") or (method == "POST" and path != "/graphql"):
             response = _json_response(404, _error_body("Not Found", 404))
         elif self.token is not None and not self._token_ok(headers):
             response = _json_response(401, _error_body("Bad credentials", 401))
+        elif self._exhausted(path, authed):
+            response = self._rate_limit_exceeded(path)
+        elif path == "/graphql":
+            response = self._graphql(method, headers, body)
         else:
             try:
                 response = self._route(path, query, headers)
@@ -613,13 +662,30 @@ class FakeGitHub:
             return "code_search"
         if path.startswith("/search/"):
             return "search"
+        if path == "/graphql":
+            return "graphql"
         return "core"
+
+    def _exhausted(self, path: str, authed: bool) -> bool:
+        resource = self._resource(path)
+        if path == "/rate_limit" or resource not in self._enforced:
+            return False
+        return self._rate_state(resource, authed, charge=False)["remaining"] <= 0
+
+    def _rate_limit_exceeded(self, path: str) -> _Response:
+        """GitHub's answer to a request into a spent bucket (charged nothing, remaining stays 0)."""
+        message = "API rate limit exceeded for user ID 1."
+        if path == "/graphql":
+            return _json_response(200, {"errors": [{"type": "RATE_LIMITED", "message": message}]}, charge=False)
+        return _json_response(403, _error_body(
+            message + " If you reach out to GitHub Support for help, please include the request ID.", 403,
+            "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"), charge=False)
 
     def _rate_state(self, resource: str, authed: bool, charge: bool) -> dict[str, int]:
         with self._lock:
             state = self._rate[resource]
-            now = int(time.time())
-            limit_auth, limit_anon, window = RATE_LIMITS[resource]
+            now = int(self.clock())
+            limit_auth, limit_anon, window = self._limits[resource]
             if state["reset"] <= now:  # a new window: the counter starts again
                 state["used"], state["reset"] = 0, now + window
             if charge:
@@ -652,7 +718,9 @@ class FakeGitHub:
             return self._rate_limit(bool(headers.get("authorization")))
         moved = re.fullmatch(r"/repositories/(\d+)(/readme)?/?", path)
         if moved:
-            repo = self._repos.get(int(moved.group(1)))
+            repo = self._visible(self._repos.get(int(moved.group(1))))
+            if isinstance(repo, _Response):
+                return repo
             if moved.group(2):
                 return self._readme(repo, headers)
             if repo is None:
@@ -665,13 +733,27 @@ class FakeGitHub:
             return _json_response(301, {"message": "Moved Permanently", "url": location,
                                         "documentation_url": DOCS_URL}, headers={"location": location})
         if match:
-            repo = self._find(unquote(match.group(1)), unquote(match.group(2)))
+            repo = self._visible(self._find(unquote(match.group(1)), unquote(match.group(2))))
+            if isinstance(repo, _Response):
+                return repo
             if match.group(3):
                 return self._readme(repo, headers)
             if repo is None:
                 return _json_response(404, _error_body("Not Found", 404, DOCS_URL + "/repos/repos#get-a-repository"))
             return self._conditional(headers, _json_bytes(self._full_repository(repo)), None)
         return _json_response(404, _error_body("Not Found", 404))
+
+    def _visible(self, repo: Optional[FakeRepo]) -> Any:
+        """The repository as the /repos endpoints see it: None once gone, a 451 answer when blocked."""
+        if repo is None or repo.gone:
+            return None
+        if repo.blocked:
+            return _json_response(451, {
+                "message": "Repository access blocked",
+                "block": {"reason": "dmca", "created_at": "2026-01-01T00:00:00Z",
+                          "html_url": "https://github.com/github/dmca/blob/master/2026/01/2026-01-01-example.md"},
+                "documentation_url": DOCS_URL, "status": "451"})
+        return repo
 
     def _find(self, owner: str, name: str) -> Optional[FakeRepo]:
         wanted = f"{owner}/{name}".lower()
@@ -840,14 +922,22 @@ class FakeGitHub:
     # -- README --------------------------------------------------------------------------------
 
     def _readme(self, repo: Optional[FakeRepo], headers: dict[str, str]) -> _Response:
+        readme_docs = DOCS_URL + "/repos/contents#get-a-repository-readme"
+        if repo is not None and repo.empty:
+            return _json_response(409, _error_body("This repository is empty.", 409, readme_docs))
         if repo is None or repo.readme is None:
-            return _json_response(404, _error_body("Not Found", 404,
-                                                   DOCS_URL + "/repos/contents#get-a-repository-readme"))
+            return _json_response(404, _error_body("Not Found", 404, readme_docs))
         data = repo.readme.encode("utf-8")
         sha = _blob_sha(data)
         accept = [part.split(";")[0].strip().lower() for part in headers.get("accept", "").split(",")]
-        if any(a in ("application/vnd.github.raw+json", "application/vnd.github.raw", "application/vnd.github.v3.raw")
-               for a in accept):
+        raw = any(a in RAW_MEDIA_TYPES for a in accept)
+        if len(data) > (self.blob_raw_limit if raw else self.blob_json_limit):
+            return _json_response(403, _error_body(
+                "This API returns blobs up to 1 MB in size. The requested blob is too large to fetch via the API, "
+                "but you can use the Git Data API to request blobs up to 100 MB in size.", 403,
+                DOCS_URL + "/repos/contents#get-repository-content",
+                errors=[{"resource": "Blob", "field": "data", "code": "too_large"}]))
+        if raw:
             response = self._conditional(headers, data, f'"{sha}"', "application/vnd.github.raw; charset=utf-8")
             response.headers["x-github-media-type"] = "github.v3; param=raw"
             return response
@@ -872,6 +962,114 @@ class FakeGitHub:
             },
         }
         return self._conditional(headers, _json_bytes(body), f'"{sha}"')
+
+    # -- POST /graphql -----------------------------------------------------------------------------
+
+    def _graphql(self, method: str, headers: dict[str, str], body: bytes) -> _Response:
+        """GitHub's GraphQL endpoint: ``nodes(ids:)``/``node(id:)`` for repositories and ``rateLimit``.
+        Query errors come back as HTTP 200 with ``errors`` (and no ``data`` when the query is invalid)."""
+        if not headers.get("authorization"):
+            return _json_response(401, {"message": "This endpoint requires you to be authenticated.",
+                                        "documentation_url": "https://docs.github.com/graphql/guides/"
+                                                             "forming-calls-with-graphql#authenticating-with-graphql"})
+        if method != "POST":
+            return _json_response(404, _error_body("Not Found", 404))
+        try:
+            request = json.loads(body or b"{}")
+            query, variables = request.get("query"), request.get("variables") or {}
+            if not isinstance(query, str) or not isinstance(variables, dict):
+                raise ValueError
+        except (ValueError, AttributeError):
+            return _json_response(400, {"message": "Problems parsing JSON",
+                                        "documentation_url": "https://docs.github.com/graphql"})
+        errors: list = []
+        try:
+            data = self._graphql_schema().execute(gql.parse(query), "Query", None, variables, [], errors)
+        except gql.GraphQLError as exc:
+            return _json_response(200, {"errors": [exc.body]})
+        return _json_response(200, {"data": data, **({"errors": errors} if errors else {})})
+
+    def _graphql_schema(self) -> gql.Schema:
+        def node(node_id: Any) -> Any:
+            decoded = gql.decode_node_id(node_id)
+            with self._lock:
+                repo = self._repos.get(decoded[1]) if decoded and decoded[0] == "Repository" else None
+            if decoded and decoded[0] == "User":
+                return ("User", {"login": f"user{decoded[1]}"})
+            if repo is None or repo.gone:
+                return gql.Missing("NOT_FOUND", f"Could not resolve to a node with the global id of '{node_id}'")
+            if repo.blocked:  # illustrative: GitHub's exact GraphQL answer for a blocked repository is unverified
+                return gql.Missing("FORBIDDEN", "Repository access blocked")
+            return ("Repository", repo)
+
+        def nodes(_parent: Any, args: dict) -> Any:
+            ids = args.get("ids")
+            if not isinstance(ids, list):
+                raise gql.GraphQLError("Argument 'ids' on Field 'nodes' has an invalid value. Expected type '[ID!]!'.")
+            if len(ids) > 100:
+                raise gql.GraphQLError(f"nodes(ids:) asked for {len(ids)} ids; this fake serves at most 100")
+            return [node(i) for i in ids]
+
+        def rate_limit(_parent: Any, _args: dict) -> Any:
+            state = self._rate_state("graphql", True, charge=False)
+            reset = datetime.fromtimestamp(state["reset"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return ("RateLimit", {"cost": 1, "limit": state["limit"], "remaining": state["remaining"],
+                                  "used": state["used"], "resetAt": reset, "nodeCount": 0})
+
+        def field(name: str) -> Callable[[Any, dict], Any]:
+            return lambda obj, _args: obj.get(name)
+
+        def connection_total(count: Callable[[FakeRepo], int]) -> Callable[[Any, dict], Any]:
+            return lambda repo, _args: ("Connection", {"totalCount": count(repo)})
+
+        def topics(repo: FakeRepo, args: dict) -> Any:
+            first = args.get("first")
+            if not isinstance(first, int) or not 1 <= first <= 100:
+                raise gql.GraphQLError("You must provide a `first` or `last` value (1..100) to properly paginate "
+                                       "the `repositoryTopics` connection.")
+            nodes_ = [("RepositoryTopic", {"topic": ("Topic", {"name": t})}) for t in repo.topics[:first]]
+            return ("Connection", {"totalCount": len(repo.topics), "nodes": nodes_})
+
+        repository = {
+            "id": lambda r, a: _b64(f"010:Repository{r.id}"),
+            "databaseId": lambda r, a: r.id,
+            "name": lambda r, a: r.name,
+            "nameWithOwner": lambda r, a: r.full_name,
+            "owner": lambda r, a: ("RepositoryOwner", {"login": r.owner}),
+            "description": lambda r, a: r.description,
+            "homepageUrl": lambda r, a: r.homepage,
+            "url": lambda r, a: f"https://github.com/{r.full_name}",
+            "isPrivate": lambda r, a: False,
+            "isFork": lambda r, a: False,
+            "isArchived": lambda r, a: r.archived,
+            "isDisabled": lambda r, a: False,
+            "createdAt": lambda r, a: r.created_at,
+            "pushedAt": lambda r, a: r.pushed_at,
+            "updatedAt": lambda r, a: r.updated_at or r.pushed_at,
+            "stargazerCount": lambda r, a: r.stars,
+            "forkCount": lambda r, a: r.forks,
+            "primaryLanguage": lambda r, a: ("Language", {"name": r.language}) if r.language else None,
+            "licenseInfo": lambda r, a: ("License", {"key": LICENSES.get(r.license_spdx, (r.license_spdx.lower(),))[0],
+                                                     "name": LICENSES.get(r.license_spdx, ("", r.license_spdx))[1],
+                                                     "spdxId": r.license_spdx}) if r.license_spdx else None,
+            "repositoryTopics": topics,
+            "issues": connection_total(lambda r: r.open_issues),
+            "pullRequests": connection_total(lambda r: 0),
+            "defaultBranchRef": lambda r, a: ("Ref", {"name": "main"}),
+        }
+        return gql.Schema({
+            "Query": {"nodes": nodes, "node": lambda _p, a: node(a.get("id")), "rateLimit": rate_limit},
+            "Repository": repository,
+            "User": {"login": field("login")},
+            "RepositoryOwner": {"login": field("login")},
+            "Language": {"name": field("name")},
+            "License": {"key": field("key"), "name": field("name"), "spdxId": field("spdxId")},
+            "Connection": {"totalCount": field("totalCount"), "nodes": field("nodes")},
+            "RepositoryTopic": {"topic": field("topic")},
+            "Topic": {"name": field("name")},
+            "Ref": {"name": field("name")},
+            "RateLimit": {k: field(k) for k in ("cost", "limit", "remaining", "used", "resetAt", "nodeCount")},
+        })
 
     # -- JSON shapes -----------------------------------------------------------------------------
 

@@ -365,7 +365,7 @@ def test_a_second_run_costs_at_most_a_fifth_of_the_first(database_url, engine, i
         materialize_day(make_resources(fake, database_url), instance, scenario.DAY, refetch=True)
         second = sum(1 for r in fake.requests[start:] if r.status != 304 and r.path != "/rate_limit")
     print(f"counted requests: first run {first}, unchanged re-run {second} ({second / first:.1%})")
-    assert first > 80
+    assert first > 70  # 25 READMEs per category; render repositories are looked up 100 per GraphQL query
     assert second <= 0.2 * first
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 from datetime import date, datetime, timedelta
 
@@ -114,10 +115,11 @@ def test_trending_search_anchors_qualifiers_to_the_snapshot_date(fake_github):
     day would ask GitHub the wrong question; results come most-starred first and only from repos
     inside the windows (too old or too stale repositories never appear)."""
     github = make_resource(fake_github)
-    items = github.trending_repositories("Python", date(2026, 11, 20), 25)
+    items = github.trending_repositories("Python", date(2026, 11, 20), 25).items
     (request,) = fake_github.requests
     assert request.path == "/search/repositories"
-    assert request.query["q"] == "language:Python pushed:>=2026-10-21 created:>=2026-05-24"
+    # created: is bounded on both sides, so a backfilled day never learns about younger repositories
+    assert request.query["q"] == "language:Python pushed:>=2026-10-21 created:2026-05-24..2026-11-20"
     assert request.query["sort"] == "stars" and request.query["order"] == "desc"
     assert request.query["per_page"] == "25"
     # the scenario's malformed raw item (id 999) is passed through last, for staging to reject
@@ -133,7 +135,7 @@ def test_search_limit_is_exact_and_costs_one_request(fake_github):
     """Asking for 2 repositories must return exactly 2 and spend one search request (per_page=2),
     because the search quota is only 30 requests a minute."""
     github = make_resource(fake_github)
-    items = github.trending_repositories("Python", scenario.DAY, 2)
+    items = github.trending_repositories("Python", scenario.DAY, 2).items
     assert [i["id"] for i in items] == [102, 101]
     assert fake_github.count("/search/repositories") == 1
     assert fake_github.requests[0].query["per_page"] == "2"
@@ -174,20 +176,26 @@ def test_search_window_422_ends_pagination_without_error(sim):
 
 # -- 4. render discovery -----------------------------------------------------------------------------
 
-def test_render_discovery_keeps_root_hits_fetches_each_once_and_filters_by_age(fake_github):
+def test_render_discovery_keeps_root_hits_looks_each_up_once_and_filters_by_age(fake_github):
     """Code search cannot filter to the repository root and its hits lack stars and dates: the client
-    must drop non-root render.yaml hits, fetch each remaining repository exactly once, drop ones
-    older than 548 days, and rank by stars."""
+    must drop non-root render.yaml hits, look every remaining repository up once (one GraphQL
+    ``nodes`` query by node id, not one REST request each), drop ones created outside D-548..D, and
+    rank by stars."""
     github = make_resource(fake_github)
-    projects = github.render_projects(scenario.DAY, 10)
+    found = github.render_projects(scenario.DAY, 10)
+    projects = found.items
     assert [p["id"] for p in projects] == [105, 401, 404]
     assert {p["id"] for p in projects} == scenario.EXPECTED["render"]
     assert fake_github.count("/search/code") == 1
-    for name in ("both/deploy-kit", "render/blueprint", "render/ancient", "render/fresh"):
-        assert sum(1 for r in fake_github.requests if r.path == f"/repos/{name}") == 1, name
-    assert fake_github.count("/repos/render/nested") == 0  # the decoy is excluded before fetching
+    [lookup] = [r for r in fake_github.requests if r.path == "/graphql"]
+    asked = json.loads(lookup.body)["variables"]["ids"]
+    assert sorted(asked) == sorted(base64.b64encode(f"010:Repository{i}".encode()).decode()
+                                   for i in (105, 401, 402, 404))  # the decoy 403 is not looked up
+    assert fake_github.count("/repos/") == 0
     since = scenario.DAY - timedelta(days=548)
     assert all(datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")).date() >= since for p in projects)
+    assert found.facts["render_hits_total"] == 5 and found.facts["render_hits_scanned"] == 5
+    assert found.facts["render_root_repositories"] == 4
 
 
 def test_render_discovery_without_token_fails_before_any_code_search(fake_github):
@@ -238,7 +246,7 @@ def test_readme_name_is_kept_and_missing_readme_is_none_without_retry(fake_githu
     assert found["web/ui-kit"].path == "readme.markdown"
     assert found["web/ui-kit"].content == "# readme"
     assert found["web/ui-kit"].sha == blob_sha(b"# readme")
-    assert found["gamma/notebook"] is None
+    assert found["gamma/notebook"].status == "none" and found["gamma/notebook"].content is None
     assert [r.status for r in fake_github.requests if r.path == "/repos/gamma/notebook/readme"] == [404]
     assert github.telemetry.retries == 0
 
@@ -412,7 +420,7 @@ def test_telemetry_counts_requests_by_resource_and_status(fake_github, sim):
     gh.rate_limit()
     gh.search_repositories(PY_QUERY, 5)
     gh.get_repository("alpha/snake")
-    assert gh.get_readme("gamma/notebook") is None
+    assert gh.get_readme("gamma/notebook").status == "none"
     meta = gh.telemetry.as_metadata()
     assert meta["github_requests_by_status"] == {"core 200": 2, "core 404": 1, "search 200": 1}
     assert meta["github_requests"] == 4

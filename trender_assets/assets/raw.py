@@ -1,7 +1,7 @@
 """raw_github_repos: what GitHub said on day D for one language, with READMEs, as fetched."""
 
 
-import json
+from collections import Counter
 from datetime import date
 
 import dagster as dg
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
 from trender_assets.clock import utc_now
-from trender_assets.logic.validation import without_nul
+from trender_assets.logic.raw_items import storable_item
 from trender_assets.partition_lock import holding_partition
 from trender_assets.partitions import LANGUAGE_LABELS, RENDER, date_language_partitions, split_partition_key
 from trender_assets.raw_fetches import expired_categories, record_fetch, refetch_refusal, shrink_refusal, stored_partition
@@ -21,8 +21,12 @@ RAW_SCHEMA = column_schema(
     ("search_rank", "integer", "position in GitHub's answer, 1 = most stars"),
     ("repo_id", "bigint", "GitHub repository id (durable key)"),
     ("repo_full_name", "text", "owner/name when fetched"),
-    ("api_response", "jsonb", "repository JSON exactly as GitHub returned it"),
-    ("readme_content", "text", "README text (any README name), null when the repository has none"),
+    ("api_response", "jsonb", "repository JSON as GitHub returned it (render: GraphQL node in REST field names)"),
+    ("api_source", "text", "search (REST repository search) or graphql (nodes by id, render)"),
+    ("item_status", "text", "null, or why the record could not be stored as sent (staging rejects it)"),
+    ("readme_content", "text", "README text (any README name), null unless readme_status is ok/ok_raw"),
+    ("readme_status", "text", "ok, ok_raw (over 1 MB), none, empty_repository, blocked, too_large, malformed, "
+                              "invalid_name, not_requested"),
     ("readme_sha", "text", "git blob sha of the README"),
     ("fetched_at", "timestamptz", "when GitHub was asked; star counts are as of this time"),
 )
@@ -120,25 +124,30 @@ def _fetch_or_reuse(
     github.attach_warehouse(warehouse.engine)
     fetched_at = utc_now()
     if language == RENDER:
-        items = github.render_projects(day, limit, settings.render_max_age_days)
+        found = github.render_projects(day, limit, settings.render_max_age_days)
     else:
-        items = github.trending_repositories(LANGUAGE_LABELS[language], day, limit,
+        found = github.trending_repositories(LANGUAGE_LABELS[language], day, limit,
                                              settings.pushed_within_days, settings.created_within_days)
+    items = found.items
     names = [i["full_name"] for i in items if isinstance(i, dict) and isinstance(i.get("full_name"), str)]
     readmes = github.readmes(names)
 
     rows, preview = [], []
     for rank, item in enumerate(items, start=1):
         record = item if isinstance(item, dict) else {}
-        name, repo_id = record.get("full_name"), record.get("id")
+        name = record.get("full_name")
         readme = readmes.get(name) if isinstance(name, str) else None
-        preview.append({"rank": rank, "repository": name, "stars": record.get("stargazers_count")})
+        stored_item = storable_item(item)  # what PostgreSQL cannot hold as sent is named, not lost
+        preview.append({"rank": rank, "repository": stored_item.full_name, "stars": record.get("stargazers_count")})
         rows.append({
             "d": day, "l": language, "rank": rank,
-            "id": repo_id if isinstance(repo_id, int) and not isinstance(repo_id, bool) else None,
-            "name": name if isinstance(name, str) else None,
-            "body": json.dumps(without_nul(item)),
+            "id": stored_item.repo_id,
+            "name": stored_item.full_name,
+            "body": stored_item.json_text,
+            "source": found.source,
+            "item_status": stored_item.status,
             "readme": readme.content if readme else None,
+            "readme_status": readme.status if readme else "not_requested",
             "sha": readme.sha if readme else None,
             "path": readme.path if readme else None,
             "size": readme.size if readme else None,
@@ -152,8 +161,9 @@ def _fetch_or_reuse(
         if rows:
             conn.execute(sa.text(
                 "insert into raw_github_repos (snapshot_date, language, search_rank, repo_id, repo_full_name,"
-                " api_response, readme_content, readme_sha, readme_path, readme_size, readme_truncated, fetched_at,"
-                " run_id) values (:d, :l, :rank, :id, :name, cast(:body as jsonb), :readme, :sha, :path, :size,"
+                " api_response, api_source, item_status, readme_content, readme_status, readme_sha, readme_path,"
+                " readme_size, readme_truncated, fetched_at, run_id) values (:d, :l, :rank, :id, :name,"
+                " cast(:body as jsonb), :source, :item_status, :readme, :readme_status, :sha, :path, :size,"
                 " :truncated, :at, :run)"
             ), rows)
 
@@ -162,7 +172,10 @@ def _fetch_or_reuse(
         "source": "GitHub API",
         "stars_as_of": fetched_at.isoformat(),
         "readmes_found": sum(1 for r in rows if r["readme"] is not None),
+        "readme_status": dg.MetadataValue.json(dict(Counter(r["readme_status"] for r in rows))),
+        "items_not_storable_as_sent": sum(1 for r in rows if r["item_status"]),
         "preview": markdown_table(preview, ["rank", "repository", "stars"]),
+        **found.facts,
         **github.telemetry.as_metadata(),
     }
     if day < fetched_at.date():

@@ -28,6 +28,7 @@ STG_SCHEMA = column_schema(
     ("updated_at", "timestamptz", "UTC"),
     ("readme_content", "text", "README text without NUL bytes"),
     ("readme_sha", "text", "git blob sha of the README"),
+    ("readme_status", "text", "from raw: ok, ok_raw, none, empty_repository, blocked, too_large, malformed..."),
 )
 
 
@@ -43,9 +44,11 @@ STG_SCHEMA = column_schema(
 )
 def stg_repos_validated(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Validated, typed repositories of one language partition. Each record must have an id, an
-    owner/name, a language (or the render label), created_at, pushed_at or updated_at, and stars
-    >= 0; timestamps become UTC and NUL bytes are stripped. A record that fails goes to
-    ``stg_repos_rejected`` with its reason, and the rest of the partition proceeds."""
+    owner/name that follows GitHub's naming rules, a language (or the render label), created_at no
+    later than the snapshot day, pushed_at or updated_at, and counts within 0..2^31-1; timestamps
+    become UTC and NUL bytes are stripped. A record raw could not store as sent (``item_status``)
+    is rejected with that reason. A record that fails goes to ``stg_repos_rejected`` with its
+    reason, and the rest of the partition proceeds."""
     day_key, language = split_partition_key(context.partition_key)
     day = date.fromisoformat(day_key)
     params = {"d": day, "l": language}
@@ -56,14 +59,17 @@ def stg_repos_validated(context: dg.AssetExecutionContext, warehouse: WarehouseR
         if expired:
             raise dg.Failure(inputs_gone(day, expired), allow_retries=False)
         raw_rows = conn.execute(sa.text(
-            "select raw_id, repo_id, repo_full_name, api_response, readme_content, readme_sha, fetched_at"
-            " from raw_github_repos where snapshot_date = :d and language = :l order by search_rank"
+            "select raw_id, repo_id, repo_full_name, api_response, item_status, readme_content, readme_sha,"
+            " readme_status, fetched_at from raw_github_repos where snapshot_date = :d and language = :l"
+            " order by search_rank"
         ), params).mappings().all()
 
         valid, rejected = [], []
         for raw in raw_rows:
             try:
-                repo = validate_repo(raw["api_response"], language)
+                if raw["item_status"]:  # raw could not store it as sent: never load an altered copy
+                    raise RejectedRecord(raw["item_status"])
+                repo = validate_repo(raw["api_response"], language, day)
             except RejectedRecord as exc:
                 body = raw["api_response"]
                 rejected.append({
@@ -78,7 +84,7 @@ def stg_repos_validated(context: dg.AssetExecutionContext, warehouse: WarehouseR
                 "archived": repo.archived, "url": repo.html_url, "stars": repo.stars, "forks": repo.forks,
                 "issues": repo.open_issues, "created": repo.created_at, "pushed": repo.pushed_at,
                 "updated": repo.updated_at, "readme": clean_text(raw["readme_content"]),
-                "sha": raw["readme_sha"], "fetched": raw["fetched_at"],
+                "sha": raw["readme_sha"], "readme_status": raw["readme_status"], "fetched": raw["fetched_at"],
             })
 
         conn.execute(sa.text("delete from stg_repos_validated where snapshot_date = :d and language = :l"), params)
@@ -88,9 +94,9 @@ def stg_repos_validated(context: dg.AssetExecutionContext, warehouse: WarehouseR
                 "insert into stg_repos_validated (snapshot_date, language, repo_id, repo_full_name, owner_login,"
                 " repo_name, github_language, description, homepage, license_spdx, topics, archived, html_url,"
                 " stars, forks, open_issues, created_at, pushed_at, updated_at, readme_content, readme_sha,"
-                " fetched_at) values (:d, :l, :id, :name, :owner, :repo, :glang, :descr, :home, :lic,"
+                " readme_status, fetched_at) values (:d, :l, :id, :name, :owner, :repo, :glang, :descr, :home, :lic,"
                 " cast(:topics as jsonb), :archived, :url, :stars, :forks, :issues, :created, :pushed, :updated,"
-                " :readme, :sha, :fetched)"
+                " :readme, :sha, :readme_status, :fetched)"
             ), valid)
         if rejected:
             conn.execute(sa.text(

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
+
+from trender_assets.logic.repo_names import full_name_problem
+
+INTEGER_MAX = 2**31 - 1
+"""Counts are ``integer`` in staging and the marts; a larger count is rejected, not truncated."""
+BIGINT_MAX = 2**63 - 1
 
 
 class RejectedRecord(ValueError):
@@ -48,11 +54,11 @@ def parse_timestamp(value: Any, field: str, required: bool) -> datetime | None:
         raise RejectedRecord(f"{field} is not a timestamp: {value!r}")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise RejectedRecord(f"{field} is not an ISO 8601 timestamp: {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
 
 
 def _count(record: dict, field: str, required: bool) -> int:
@@ -63,25 +69,42 @@ def _count(record: dict, field: str, required: bool) -> int:
         raise RejectedRecord(f"{field} is not a whole number: {value!r}")
     if value < 0:
         raise RejectedRecord(f"{field} is negative: {value}")
+    if value > INTEGER_MAX:
+        raise RejectedRecord(f"{field} is beyond the warehouse's integer range: {value}")
     return value
 
 
-def validate_repo(record: Any, category: str) -> ValidRepo:
-    """Check the fields the marts rely on; raise RejectedRecord with the first broken rule."""
+def end_of_day(day: date) -> datetime:
+    """The last instant of ``day`` in UTC: nothing created later can belong to that day's snapshot."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=timezone.utc) - timedelta(microseconds=1)
+
+
+def validate_repo(record: Any, category: str, snapshot_date: date | None = None) -> ValidRepo:
+    """Check the fields the marts rely on; raise RejectedRecord with the first broken rule.
+
+    With ``snapshot_date``, a repository created after that day cannot be part of its snapshot.
+    """
     if not isinstance(record, dict):
         raise RejectedRecord("record is not a JSON object")
     repo_id = record.get("id")
     if isinstance(repo_id, bool) or not isinstance(repo_id, int) or repo_id <= 0:
         raise RejectedRecord(f"id is not a positive integer: {repo_id!r}")
+    if repo_id > BIGINT_MAX:
+        raise RejectedRecord(f"id is beyond the 64-bit range: {repo_id}")
     full_name = clean_text(record.get("full_name"))
     if not full_name or full_name.count("/") != 1 or "" in full_name.split("/"):
         raise RejectedRecord(f"full_name is not owner/name: {record.get('full_name')!r}")
+    problem = full_name_problem(full_name)
+    if problem:
+        raise RejectedRecord(problem)
     owner, name = full_name.split("/")
     language = clean_text(record.get("language"))
     if not language and category != "render":
         raise RejectedRecord("missing language")
     stars = _count(record, "stargazers_count", required=True)
     created_at = parse_timestamp(record.get("created_at"), "created_at", required=True)
+    if snapshot_date is not None and created_at > end_of_day(snapshot_date):
+        raise RejectedRecord(f"created_at {created_at.isoformat()} is after the snapshot day {snapshot_date.isoformat()}")
     pushed_at = parse_timestamp(record.get("pushed_at"), "pushed_at", required=False)
     updated_at = parse_timestamp(record.get("updated_at"), "updated_at", required=False)
     if pushed_at is None and updated_at is None:

@@ -6,20 +6,24 @@ Assets never build URLs; they ask for "the trending repositories of a language o
 
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import dagster as dg
 import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 
 from trender_assets.errors import ConfigurationError
-from trender_assets.logic.discovery import RENDER_CODE_QUERY, language_query, render_created_since
+from trender_assets.logic.discovery import RENDER_CODE_QUERY, created_window, language_query
+from trender_assets.logic.repo_names import full_name_problem
 from trender_assets.resources.env import resolved
 from trender_assets.resources.github_cache import MemoryCache, WarehouseCache
 from trender_assets.resources.github_client import GitHubClient, Readme, Telemetry
+from trender_assets.resources.github_graphql import rest_shape
 from trender_assets.resources.github_credentials import (
     AppInstallationToken,
     Credential,
@@ -27,6 +31,15 @@ from trender_assets.resources.github_credentials import (
     OAuthUserToken,
     StaticToken,
 )
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """What a discovery found for one partition, and facts about how (for asset metadata)."""
+
+    items: list[dict]
+    source: str  # how ``items`` were fetched: "search" (REST) or "graphql" (nodes, in REST field names)
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 class GitHubResource(dg.ConfigurableResource):
@@ -62,8 +75,9 @@ class GitHubResource(dg.ConfigurableResource):
     pace_searches: bool = True
     """Space searches under 30/min and code searches under 9/min."""
     readme_max_chars: int = 200_000
-    render_scan_limit: int = 100
-    """Code-search hits examined for render discovery (each costs one repository request)."""
+    render_scan_limit: int = 5_000
+    """Most code-search hits examined for render discovery. Each 100 cost one code search (9/min)
+    and one GraphQL query (~1 of 5,000 points/h); the metadata says how many were scanned of how many."""
 
     _client: Optional[GitHubClient] = PrivateAttr(default=None)
     _engine: Optional[sa.Engine] = PrivateAttr(default=None)
@@ -141,43 +155,80 @@ class GitHubResource(dg.ConfigurableResource):
     def rate_limit(self) -> dict:
         return self.client.rate_limit()
 
+    def check_access(self) -> dict:
+        """``GET /rate_limit`` (free) with the normal retry policy, on a client of its own: proves
+        GitHub answers and accepts the credentials before a run starts."""
+        probe = self._make_client()
+        try:
+            return probe.rate_limit()
+        finally:
+            probe.close()
+
     def trending_repositories(self, github_language: str, snapshot_date: date, limit: int,
-                              pushed_within_days: int = 30, created_within_days: int = 180) -> list[dict]:
-        """Most-starred young, active repositories of a language, as of the snapshot date."""
-        query = language_query(github_language, snapshot_date, pushed_within_days, created_within_days)
-        created_since = snapshot_date - timedelta(days=created_within_days)
-        return self.client.search_repositories(query, limit, created_since=created_since,
-                                               created_until=snapshot_date)
+                              pushed_within_days: int = 30, created_within_days: int = 180) -> Discovered:
+        """Most-starred young, active repositories of a language as of D: created in D-180..D."""
+        query = language_query(github_language, snapshot_date, pushed_within_days)
+        since, until = created_window(snapshot_date, created_within_days)
+        items = self.client.search_repositories(query, limit, created_since=since, created_until=until)
+        pushed_since = snapshot_date - timedelta(days=pushed_within_days)
+        return Discovered(items, "search", {"search_window": f"created {since}..{until}, pushed since {pushed_since}"})
 
-    def render_projects(self, snapshot_date: date, limit: int, max_age_days: int = 548) -> list[dict]:
-        """Repositories with render.yaml at their root, created within max_age_days, top by stars.
+    def render_projects(self, snapshot_date: date, limit: int, max_age_days: int = 548) -> Discovered:
+        """Repositories with render.yaml at their root, created in D-548..D, top ``limit`` by stars.
 
-        Code-search items lack stars and dates, so each hit's repository is fetched (conditionally).
+        Code search cannot sort by stars or filter by date, so every hit (up to
+        ``render_scan_limit``) is considered: its repository is looked up by node id through GraphQL,
+        100 per query, and ranked here.
         """
         hits = self.client.search_code(RENDER_CODE_QUERY, self.render_scan_limit)
-        names: dict[int, str] = {}
-        for hit in hits:
-            repo = hit.get("repository") or {}
-            if hit.get("path") == "render.yaml" and isinstance(repo.get("id"), int) and repo.get("full_name"):
-                names.setdefault(repo["id"], repo["full_name"])
-        with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
-            repos = [r for r in pool.map(self.client.get_repository, names.values()) if r]
-        since = render_created_since(snapshot_date, max_age_days)
-        unique = {r["id"]: r for r in repos if isinstance(r.get("id"), int)}
+        node_ids: dict[str, None] = {}  # an ordered set: a repository may have several hits
+        without_node_id = 0
+        for hit in hits.items:
+            repo = hit.get("repository") if isinstance(hit, dict) else None
+            if not isinstance(repo, dict) or hit.get("path") != "render.yaml":
+                continue
+            node_id = repo.get("node_id")
+            if isinstance(node_id, str) and node_id:
+                node_ids.setdefault(node_id)
+            else:
+                without_node_id += 1
+        lookup = self.client.repositories_by_node_id(list(node_ids))
+        since, until = created_window(snapshot_date, max_age_days)
+        repos = [rest_shape(node) for node in lookup.found.values()]
+        unique: dict[Any, dict] = {}
+        for repo in repos:
+            unique.setdefault(repo["id"] if isinstance(repo.get("id"), int) else id(repo), repo)
 
         def created_on(repo: dict) -> Optional[date]:
             try:
                 return datetime.fromisoformat(str(repo.get("created_at")).replace("Z", "+00:00")).date()
-            except ValueError:
+            except (ValueError, OverflowError):
                 return None
 
-        young = [r for r in unique.values() if (created_on(r) or date.min) >= since]
-        young.sort(key=lambda r: (-(r.get("stargazers_count") or 0), r["id"]))
-        return young[:limit]
+        in_window = [r for r in unique.values() if since <= (created_on(r) or date.min) <= until]
 
-    def readmes(self, full_names: list[str]) -> dict[str, Optional[Readme]]:
-        """READMEs of many repositories, fetched concurrently within ``max_concurrency``."""
-        def one(name: str) -> Optional[Readme]:
+        def stars(repo: dict) -> int:
+            value = repo.get("stargazers_count")
+            return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+        in_window.sort(key=lambda r: (-stars(r), r["id"] if isinstance(r.get("id"), int) else 0))
+        return Discovered(in_window[:limit], "graphql", {
+            "render_hits_total": hits.total,
+            "render_hits_scanned": len(hits.items),
+            "render_scan_limit": self.render_scan_limit,
+            "render_root_repositories": len(node_ids),
+            "render_hits_without_node_id": without_node_id,
+            "render_repositories_not_found": dict(Counter(lookup.missing.values())),
+            "render_created_in_window": len(in_window),
+            "search_window": f"created {since}..{until}",
+        })
+
+    def readmes(self, full_names: list[str]) -> dict[str, Readme]:
+        """READMEs of many repositories, fetched concurrently within ``max_concurrency``. A name that
+        breaks GitHub's naming rules is never sent: its status is ``invalid_name``."""
+        def one(name: str) -> Readme:
+            if full_name_problem(name):
+                return Readme.unavailable("invalid_name")
             return self.client.get_readme(name, self.readme_max_chars)
 
         with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:

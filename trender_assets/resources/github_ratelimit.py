@@ -1,9 +1,13 @@
-"""Rate-limit bookkeeping per token and per GitHub resource (core, search, code_search).
+"""Rate-limit bookkeeping per token and per GitHub resource (core, search, code_search, graphql).
 
 GitHub counts requests against separate resources, each with its own window; it reports them in
 ``x-ratelimit-*`` headers. The governor paces search and code search under their per-minute limits,
-remembers when a token is exhausted or inside a ``retry-after`` window (and never sends to it until
-then), and picks the token with the most quota left.
+remembers when a token is exhausted or inside a ``retry-after`` window, and picks the token with
+the most quota left.
+
+A bucket GitHub reported at ``remaining: 0`` gets no request until its reset: requests already in
+flight count against ``remaining`` (they are reserved when acquired and released when answered),
+so concurrent threads cannot all slip through on the last unit and meet a 403 each.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from trender_assets.errors import GitHubRateLimited
 PER_MINUTE = {"search": 30, "code_search": 9}
 """Authenticated per-minute limits; code search is 9/min per GitHub's docs (10 per the spec)."""
 ANONYMOUS_PER_MINUTE = {"search": 10}
+RESOURCES = ("core", "search", "code_search", "graphql")
+RESET_MARGIN = 1.0
+"""Seconds past ``x-ratelimit-reset`` before a bucket is trusted again (as octokit does)."""
+_IN_FLIGHT_POLL = 0.5
 
 
 def resource_for(path: str) -> str:
@@ -26,6 +34,8 @@ def resource_for(path: str) -> str:
         return "code_search"
     if "/search/" in path:
         return "search"
+    if path.rstrip("/").endswith("/graphql"):
+        return "graphql"
     return "core"
 
 
@@ -35,6 +45,16 @@ class Quota:
     reset_at: Optional[float] = None
     blocked_until: float = 0.0
     last_sent: float = float("-inf")
+    in_flight: int = 0
+
+    def spendable(self, now: float) -> Optional[int]:
+        """Units left for new requests, or None when unknown (never reported, or the window reset)."""
+        if self.remaining is None or self.reset_at is None:
+            return None
+        if self.reset_at is not None and now >= self.reset_at + RESET_MARGIN:
+            self.remaining, self.reset_at = None, None  # a new window: GitHub will say how much
+            return None
+        return self.remaining - self.in_flight
 
 
 class RateGovernor:
@@ -45,7 +65,7 @@ class RateGovernor:
         self._max_wait = max_wait_seconds
         self._pace = pace
         self._quotas: dict[tuple[str, str], Quota] = {}
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self.waited_seconds = 0.0
 
     def _quota(self, identity: str, resource: str) -> Quota:
@@ -57,21 +77,37 @@ class RateGovernor:
         return 60.0 / per_minute if (per_minute and self._pace) else 0.0
 
     def acquire(self, identities: Sequence[str], resource: str, what: str) -> str:
-        """The token to use now: not blocked, most quota left; waits (bounded) when none is ready."""
+        """Reserve one request: the token that is not blocked and has the most quota left. Waits
+        (bounded) when none is ready; every acquire must be followed by ``release``."""
         while True:
-            with self._lock:
+            with self._changed:
                 now = self._clock()
-                ready_at = {}
+                ready_at, awaiting_answers = {}, False
                 for identity in identities:
                     q = self._quota(identity, resource)
-                    ready_at[identity] = max(q.blocked_until, q.last_sent + self._interval(identity, resource))
+                    ready = max(q.blocked_until, q.last_sent + self._interval(identity, resource))
+                    spendable = q.spendable(now)
+                    if spendable is not None and spendable <= 0:
+                        if q.remaining > 0:  # the last units are in flight: their answers will tell
+                            awaiting_answers = True
+                            ready = float("inf")
+                        else:
+                            ready = max(ready, q.reset_at + RESET_MARGIN)
+                    ready_at[identity] = ready
                 ready = [i for i in identities if ready_at[i] <= now]
                 if ready:
-                    choice = max(ready, key=lambda i: (self._quota(i, resource).remaining
-                                                       if self._quota(i, resource).remaining is not None
-                                                       else 10**9, -identities.index(i)))
-                    self._quota(choice, resource).last_sent = now
+                    def left(i: str) -> int:
+                        spendable = self._quota(i, resource).spendable(now)
+                        return 10**9 if spendable is None else spendable
+
+                    choice = max(ready, key=lambda i: (left(i), -identities.index(i)))
+                    q = self._quota(choice, resource)
+                    q.last_sent = now
+                    q.in_flight += 1
                     return choice
+                if awaiting_answers:
+                    self._changed.wait(_IN_FLIGHT_POLL)
+                    continue
                 wait = min(ready_at.values()) - now
             if wait > self._max_wait:
                 raise GitHubRateLimited(
@@ -81,19 +117,27 @@ class RateGovernor:
             self.waited_seconds += wait
             self._sleep(wait)
 
+    def release(self, identity: str, resource: str) -> None:
+        """The reserved request was answered (or failed); its unit is no longer pending."""
+        with self._changed:
+            q = self._quota(identity, resource)
+            q.in_flight = max(0, q.in_flight - 1)
+            self._changed.notify_all()
+
     def observe(self, identity: str, resource: str, headers) -> None:
         """Record what the response headers say about this token's quota."""
         name = headers.get("x-ratelimit-resource") or resource
         remaining, reset = headers.get("x-ratelimit-remaining"), headers.get("x-ratelimit-reset")
-        with self._lock:
+        with self._changed:
             q = self._quota(identity, name)
-            if remaining is not None and remaining.strip().isdigit():
-                q.remaining = int(remaining)
             if reset is not None and reset.strip().isdigit():
                 q.reset_at = float(reset)
+            if remaining is not None and remaining.strip().isdigit():
+                q.remaining = int(remaining)
+            self._changed.notify_all()
 
     def block(self, identity: str, resources: Sequence[str], until: float) -> None:
-        with self._lock:
+        with self._changed:
             for resource in resources:
                 q = self._quota(identity, resource)
                 q.blocked_until = max(q.blocked_until, until)
@@ -101,7 +145,7 @@ class RateGovernor:
     def remaining(self) -> dict[str, int]:
         """Quota left per resource, summed over tokens (what the run can still spend)."""
         totals: dict[str, int] = {}
-        with self._lock:
+        with self._changed:
             for (_identity, resource), q in self._quotas.items():
                 if q.remaining is not None:
                     totals[resource] = totals.get(resource, 0) + q.remaining
