@@ -81,16 +81,10 @@ def _preflight(defs, days: list[date], languages: list[str], refetch: bool) -> N
         }
     if not refetch and all((d, lang) in stored for d in days for lang in languages):
         return  # everything re-derives from stored raw data: GitHub is not needed
-    from trender_assets.resources.github_client import GitHubClient
-
     github = defs.resources["github"]
     github.attach_warehouse(engine)
-    probe = GitHubClient(api_url=github.api_url, credentials=github.credentials() or None, max_attempts=2,
-                         backoff_seconds=0.5, max_rate_limit_wait_seconds=0)
-    try:
-        probe.rate_limit()  # free of charge; proves GitHub is reachable and the token accepted
-    finally:
-        probe.close()
+    # free of charge; proves GitHub is reachable and the token accepted, retried like any request
+    github.check_access()
     if RENDER in languages and not github.has_token:
         click.echo("trender: notice: render projects are skipped without a token "
                    "(code search needs one): export GITHUB_TOKEN=<token>", err=True)
