@@ -20,6 +20,7 @@ from trender_assets.partitions import LANGUAGES, RENDER, START_DATE
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
@@ -90,19 +91,30 @@ def _preflight(defs, days: list[date], languages: list[str], refetch: bool) -> N
                    "(code search needs one): export GITHUB_TOKEN=<token>", err=True)
 
 
+def _fail_abandoned_runs(defs, instance) -> None:
+    """Runs a killed trender left STARTED are marked failed and recorded before new ones start."""
+    from trender_assets.abandoned_runs import fail_abandoned_runs
+
+    for abandoned in fail_abandoned_runs(instance, defs.resources["warehouse"].engine):
+        click.echo(f"trender: notice: {abandoned.line()}", err=True)
+
+
 def _print_report(report) -> None:
     for outcome in report.outcomes:
         click.echo(outcome.line())
 
 
 def _run_days(days: list[date], languages: list[str], refetch: bool, verbose: bool = False) -> int:
+    from trender_assets.abandoned_runs import process_tags
     from trender_assets.runner import materialize_day
 
     defs, instance = _load()
+    _fail_abandoned_runs(defs, instance)
     _preflight(defs, days, languages, refetch)
     failed = 0
     for day in days:
         report = materialize_day(defs, instance, day, languages, refetch=refetch,
+                                 tags=process_tags(),
                                  log_level="INFO" if verbose else "CRITICAL",
                                  engine=defs.resources["warehouse"].engine)
         _print_report(report)
@@ -116,6 +128,16 @@ def _run_days(days: list[date], languages: list[str], refetch: bool, verbose: bo
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Daily snapshots of GitHub's trending repositories, as Dagster assets over PostgreSQL."""
+    check_configuration()
+
+
+def check_configuration() -> None:
+    """Settings every command depends on, checked before any work so a mistake is one line."""
+    from trender_assets.clock import frozen_now
+    from trender_assets.resources.warehouse import check_database_url_env
+
+    frozen_now()
+    check_database_url_env()
 
 
 @cli.command()
@@ -150,17 +172,21 @@ def backfill(start: str, end: Optional[str], languages: tuple[str, ...], refetch
 @click.option("--as-of", metavar="YYYY-MM-DD", help="Measure ages from this day (default: today, UTC).")
 def retention(dry_run: bool, as_of: Optional[str]) -> None:
     """Delete expired rows (raw/staging 7 days, facts 30, closed dimension versions 30)."""
+    from trender_assets.abandoned_runs import process_tags
+
     day = parse_date(as_of, "--as-of") if as_of else utc_today()
     defs, instance = _load()
     defs.resources["warehouse"].engine  # fail fast, one line, if the warehouse is unreachable
     result = defs.resolve_job_def("retention_job").execute_in_process(
-        instance=instance, raise_on_error=False,
+        instance=instance, raise_on_error=False, tags=process_tags(),
         run_config={"ops": {"apply_retention": {"config": {"dry_run": dry_run, "as_of": day.isoformat()}}},
                     "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
     )
     if not result.success:
-        from trender_assets.runner import summarize
+        from trender_assets.runner import summarize, was_interrupted
 
+        if was_interrupted(result):
+            raise KeyboardInterrupt
         for outcome in summarize(result, day.isoformat()):
             click.echo(outcome.line())
         sys.exit(EXIT_FAILED)
@@ -247,19 +273,31 @@ def db() -> None:
 
 @db.command()
 def url() -> None:
-    """Print the embedded warehouse's URL (starting it if needed), e.g. for psql."""
+    """Print the warehouse's URL, e.g. for psql: DATABASE_URL's (password hidden), else the embedded
+    server's (started if needed)."""
+    from trender_assets.resources.warehouse import normalize_url, shown_url
+
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        click.echo(shown_url(normalize_url(configured)))
+        click.echo("trender: notice: the warehouse is the server named by DATABASE_URL (password hidden)", err=True)
+        return
     from trender_assets.resources.embedded_postgres import embedded_database_url
 
     click.echo(embedded_database_url().replace("+psycopg", ""))
 
 
 @db.command()
-def stop() -> None:
-    """Stop the embedded server."""
-    from trender_assets.resources.embedded_postgres import pgdata_dir, stop_embedded_server
+@click.option("--force", is_flag=True, help="Stop it even while other processes use it (disconnects them).")
+def stop(force: bool) -> None:
+    """Stop the embedded server (checked with pg_ctl status; refused while other processes use it)."""
+    from trender_assets.resources.embedded_postgres import stop_embedded_server
 
-    stopped = stop_embedded_server()
-    click.echo(f"{'stopped' if stopped else 'no server running in'} {pgdata_dir()}")
+    click.echo(stop_embedded_server(force=force))
+    if os.environ.get("DATABASE_URL"):
+        click.echo("trender: notice: DATABASE_URL is set, so the warehouse is that server, not the embedded one",
+                   err=True)
+
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -267,14 +305,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cli.main(args=list(argv) if argv is not None else None, prog_name="trender", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:  # click turns Ctrl-C into Abort
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            _fail("interrupted", EXIT_INTERRUPTED)
         _fail("aborted", EXIT_FAILED)
     except click.ClickException as exc:
         _fail(exc.format_message())
     except TrenderError as exc:
         _fail(str(exc), EXIT_FAILED if not isinstance(exc, ConfigurationError) else EXIT_BAD_INPUT)
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        _fail("interrupted", EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """A record of every Dagster run of this code location in the warehouse (``fact_workflow_runs``).
 
 Written by run status sensors, so failed and canceled runs are recorded too; ``trender run``
-also records its in-process runs directly, since no daemon watches them.
+also records its in-process runs directly, since no daemon watches them. A run is recorded under
+its job's name, or, for the UI's hidden ``__ASSET_JOB``, under what it materialized.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ STATUS_BY_RUN_STATUS = {
     dg.DagsterRunStatus.CANCELED: "canceled",
 }
 COUNTED_ASSETS = {"raw_github_repos", "dim_repositories"}  # what "repositories processed" counts
+BACKFILL_TAG = "dagster/backfill"
 
 
 def _ts(seconds: Optional[float]) -> Optional[datetime]:
@@ -32,6 +34,23 @@ def _partitions(run: dg.DagsterRun) -> list[str]:
         return [tags["dagster/partition"]]
     start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
     return [start, end] if start and end else []
+
+
+def _assets(run: dg.DagsterRun) -> list[str]:
+    return sorted(key.to_user_string() for key in run.asset_selection or ())
+
+
+def run_name(run: dg.DagsterRun) -> str:
+    """The name a person knows the run by: its job's, unless the job is one of Dagster's hidden asset
+    jobs (``__ASSET_JOB`` for the UI's Materialize and asset backfills), then what it materialized."""
+    if not run.job_name.startswith("__"):
+        return run.job_name
+    if run.asset_selection:
+        return "materialize " + ", ".join(_assets(run))
+    if run.asset_check_selection:
+        checks = sorted(f"{c.name} on {c.asset_key.to_user_string()}" for c in run.asset_check_selection)
+        return "check " + ", ".join(checks)
+    return run.job_name
 
 
 def describe_run(instance: dg.DagsterInstance, run: dg.DagsterRun, status: str) -> dict:
@@ -62,7 +81,8 @@ def describe_run(instance: dg.DagsterInstance, run: dg.DagsterRun, status: str) 
             if message and message not in errors:
                 errors.append(message)
     return {
-        "run_id": run.run_id, "job": run.job_name, "partitions": json.dumps(_partitions(run)),
+        "run_id": run.run_id, "job": run.job_name, "name": run_name(run), "assets": json.dumps(_assets(run)),
+        "backfill": run.tags.get(BACKFILL_TAG), "partitions": json.dumps(_partitions(run)),
         "status": status, "started": _ts(stats.start_time), "ended": _ts(stats.end_time) if status != "started" else None,
         "processed": processed, "error": "; ".join(errors) or None, "steps": json.dumps(steps),
     }
@@ -73,8 +93,9 @@ def record_run(engine: sa.Engine, instance: dg.DagsterInstance, run: dg.DagsterR
     row = describe_run(instance, run, status)
     with engine.begin() as conn:
         conn.execute(sa.text(
-            "insert into fact_workflow_runs (run_id, job_name, partitions, status, started_at, ended_at,"
-            " repositories_processed, error_message, steps) values (:run_id, :job, cast(:partitions as jsonb),"
+            "insert into fact_workflow_runs (run_id, job_name, run_name, asset_selection, backfill_id, partitions,"
+            " status, started_at, ended_at, repositories_processed, error_message, steps)"
+            " values (:run_id, :job, :name, cast(:assets as jsonb), :backfill, cast(:partitions as jsonb),"
             " :status, :started, :ended, :processed, :error, cast(:steps as jsonb))"
             " on conflict (run_id) do update set status = excluded.status, started_at = excluded.started_at,"
             " ended_at = excluded.ended_at, repositories_processed = excluded.repositories_processed,"

@@ -8,6 +8,7 @@ the instance, so it shows in the UI next to scheduled runs.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Iterable, Optional
 import dagster as dg
 import sqlalchemy as sa
 
+from trender_assets.errors import ConfigurationError
 from trender_assets.partitions import partition_key_for
 from trender_assets.run_records import record_run
 
@@ -57,9 +59,30 @@ def instance_home() -> Path:
     return data_dir() / "dagster_home"
 
 
+def prepare_instance_home(home: Path) -> None:
+    """Create the instance folder, or say in one line why it cannot be used."""
+    name = "DAGSTER_HOME" if os.environ.get("DAGSTER_HOME") else "the Dagster instance folder"
+    if not home.is_absolute():
+        raise ConfigurationError(f"{name} {home} must be an absolute path")
+    if home.exists() and not home.is_dir():
+        raise ConfigurationError(f"{name} {home} is a file, not a folder")
+    blocking = next((p for p in home.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ConfigurationError(f"{name} {home} cannot be created: {blocking} is a file")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"{name} {home} cannot be created: {exc.strerror or exc}") from None
+    try:
+        with tempfile.TemporaryFile(dir=home):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(f"{name} {home} is not writable: {exc.strerror or exc}") from None
+
+
 def get_instance() -> dg.DagsterInstance:
     home = instance_home()
-    home.mkdir(parents=True, exist_ok=True)
+    prepare_instance_home(home)
     if not (home / "dagster.yaml").exists() and "DAGSTER_HOME" not in os.environ:
         (home / "dagster.yaml").write_text("# trender's default Dagster instance: local storage in this folder\n")
     os.environ["DAGSTER_HOME"] = str(home)
@@ -117,6 +140,15 @@ def summarize(result: dg.ExecuteInProcessResult, partition: str) -> list[Outcome
     return outcomes
 
 
+def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Dagster turns Ctrl-C inside a run into a step failure and returns; the command must stop."""
+    return any(
+        event.event_type == dg.DagsterEventType.STEP_FAILURE and event.event_specific_data.error is not None
+        and event.event_specific_data.error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
+        for event in result.all_events
+    )
+
+
 def materialize_day(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -134,6 +166,8 @@ def materialize_day(
     def record(result: dg.ExecuteInProcessResult) -> None:
         if engine is not None:
             record_run(engine, instance, result.dagster_run, "succeeded" if result.success else "failed")
+        if was_interrupted(result):
+            raise KeyboardInterrupt  # the run is recorded; the command stops rather than go on
 
     ingest = defs.resolve_job_def("ingest_job")
     loggers = {"console": {"config": {"log_level": log_level}}}

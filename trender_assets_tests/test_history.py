@@ -259,6 +259,42 @@ def test_the_run_status_sensor_writes_the_record(resources, instance, engine, da
         {"run_id": result.run_id, "status": "succeeded"}]
 
 
+def test_ui_runs_are_recorded_under_what_they_materialized(resources, instance, engine):
+    """The UI's Materialize and asset backfills run Dagster's hidden ``__ASSET_JOB``."""
+    from trender_assets.assets.raw import raw_github_repos
+    from trender_assets.assets.staging import stg_repos_validated
+    from trender_assets.partitions import partition_key_for
+    from trender_assets.run_records import record_run
+
+    defs = dg.Definitions(assets=[raw_github_repos, stg_repos_validated], resources=resources)
+    asset_job = defs.resolve_implicit_global_asset_job_def()
+    assert asset_job.name == "__ASSET_JOB"
+    key = partition_key_for(scenario.DAY.isoformat(), "go")
+    backfill = asset_job.execute_in_process(partition_key=key, instance=instance, tags={"dagster/backfill": "qwertyui"},
+                                            asset_selection=[raw_github_repos.key, stg_repos_validated.key])
+    single = asset_job.execute_in_process(partition_key=key, instance=instance, asset_selection=[raw_github_repos.key])
+    assert backfill.success and single.success
+    record_run(engine, instance, backfill.dagster_run, "succeeded")
+    record_run(engine, instance, single.dagster_run, "succeeded")
+
+    recorded = rows(engine, "select run_id, job_name, run_name, asset_selection, backfill_id, partitions, status"
+                            " from fact_workflow_runs order by started_at")
+    assert recorded == [
+        {"run_id": backfill.run_id, "job_name": "__ASSET_JOB",
+         "run_name": "materialize raw_github_repos, stg_repos_validated",
+         "asset_selection": ["raw_github_repos", "stg_repos_validated"], "backfill_id": "qwertyui",
+         "partitions": [key], "status": "succeeded"},
+        {"run_id": single.run_id, "job_name": "__ASSET_JOB", "run_name": "materialize raw_github_repos",
+         "asset_selection": ["raw_github_repos"], "backfill_id": None, "partitions": [key], "status": "succeeded"},
+    ]
+    latest = rows(engine, "select run_name, run_id, backfill_id from analytics_latest_runs order by run_name")
+    assert latest == [
+        {"run_name": "materialize raw_github_repos", "run_id": single.run_id, "backfill_id": None},
+        {"run_name": "materialize raw_github_repos, stg_repos_validated", "run_id": backfill.run_id,
+         "backfill_id": "qwertyui"},
+    ]
+
+
 # -- 6. freshness ----------------------------------------------------------------------------------
 
 def test_freshness_check_fails_without_a_recent_snapshot():

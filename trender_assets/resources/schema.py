@@ -1,26 +1,58 @@
 """Applies the ordered files in ``sql/`` with yoyo-migrations, under a PostgreSQL advisory lock.
 
-yoyo records each applied file in its ``_yoyo_migration`` table (the schema-version table); the
-advisory lock serializes concurrent runs so two processes never race on the DDL.
+yoyo records each applied file in its ``_yoyo_migration`` table (the schema-version table). Its own
+lock is a row in ``yoyo_lock`` that outlives a killed holder and then blocks every later process;
+here that lock is a session advisory lock instead, which PostgreSQL releases when the holder's
+connection dies. A process with nothing to migrate takes no lock at all.
 """
 
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from yoyo import get_backend, read_migrations
+from yoyo import read_migrations
+from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
+from yoyo.connections import parse_uri
+from yoyo.migrations import default_migration_table
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-_MIGRATION_LOCK_KEY = 7_310_221_001  # arbitrary, constant: identifies "trender schema migration"
+MIGRATION_LOCK_KEY = 7_310_221_001  # arbitrary, constant: identifies "trender schema migration"
 _migrated: set[str] = set()
 _local_lock = threading.Lock()
 
 
-def _yoyo_url(url: sa.URL) -> str:
+class AdvisoryLockBackend(PostgresqlPsycopgBackend):
+    """yoyo's psycopg 3 backend whose migration lock is a session advisory lock, not a lock row."""
+
+    @contextmanager
+    def lock(self, timeout: int = 10):
+        if self._is_locked:  # re-entered by yoyo itself (its internal schema upgrade)
+            yield
+            return
+        self.execute("select pg_advisory_lock(:k)", {"k": MIGRATION_LOCK_KEY})
+        self._is_locked = True
+        try:
+            # Whoever holds the advisory lock is the only migrator, so any lock row is stale: an
+            # older trender (or yoyo's CLI) was killed while holding it. Clear it for their sake.
+            self.break_lock()
+            yield
+        finally:
+            self._is_locked = False
+            self.execute("select pg_advisory_unlock(:k)", {"k": MIGRATION_LOCK_KEY})
+
+    def has_stale_lock_row(self) -> bool:
+        return self.execute(f"select exists (select 1 from {self.lock_table_quoted})").fetchone()[0]
+
+
+def _backend(url: sa.URL) -> AdvisoryLockBackend:
     # yoyo picks its driver from the scheme; psycopg 3 is what the warehouse uses.
-    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    uri = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    backend = AdvisoryLockBackend(parse_uri(uri), default_migration_table)
+    backend.init_database()
+    return backend
 
 
 def apply_migrations(engine: sa.Engine) -> list[str]:
@@ -29,20 +61,16 @@ def apply_migrations(engine: sa.Engine) -> list[str]:
     with _local_lock:
         if key in _migrated:
             return []
-        with engine.connect() as conn:
-            conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-            try:
-                backend = get_backend(_yoyo_url(engine.url))
-                try:
-                    migrations = read_migrations(str(SQL_DIR))
-                    with backend.lock():
-                        pending = backend.to_apply(migrations)
-                        backend.apply_migrations(pending)
+        backend = _backend(engine.url)
+        try:
+            migrations = read_migrations(str(SQL_DIR))
+            applied: list[str] = []
+            if backend.to_apply(migrations) or backend.has_stale_lock_row():
+                with backend.lock():
+                    pending = backend.to_apply(migrations)  # another process may have applied them
+                    backend.apply_migrations(pending)
                     applied = [m.id for m in pending]
-                finally:
-                    backend.connection.close()
-            finally:
-                conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
-                conn.commit()
+        finally:
+            backend.connection.close()
         _migrated.add(key)
         return applied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import dagster as dg
@@ -24,13 +25,34 @@ def normalize_url(url: str) -> sa.URL:
         raise ConfigurationError(
             f"DATABASE_URL must name a PostgreSQL database, not '{parsed.get_backend_name()}'"
         )
+    if not (parsed.database or parsed.query.get("dbname")):
+        # PostgreSQL would connect to the user's default database (often the server's `postgres`)
+        raise ConfigurationError(
+            "DATABASE_URL names no database: add one to the URL, e.g. postgresql://USER:PASS@HOST/trender"
+        )
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
 
 
+def check_database_url_env() -> None:
+    """An empty DATABASE_URL is a mistake, not a request for the embedded server."""
+    value = os.environ.get("DATABASE_URL")
+    if value is not None and not value.strip():
+        raise ConfigurationError("DATABASE_URL is set but empty: unset it to use the embedded PostgreSQL")
+
+
+def shown_url(url: sa.URL) -> str:
+    """The URL as a person may see it: plain scheme, password hidden."""
+    if url.drivername == "postgresql+psycopg":
+        url = url.set(drivername="postgresql")
+    return url.render_as_string(hide_password=True)
+
+
 def connect_engine(database_url: Optional[str]) -> sa.Engine:
     """Engine for the warehouse, with the schema migrated; one clear error if it is unreachable."""
+    if not database_url:
+        check_database_url_env()
     url = normalize_url(database_url) if database_url else normalize_url(embedded_database_url())
     engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     shown = url.render_as_string(hide_password=True)

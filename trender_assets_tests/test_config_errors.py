@@ -1,0 +1,121 @@
+"""Configuration mistakes get one line: ``trender: error: ...`` on stderr, exit 2, no traceback.
+And Ctrl-C is an interruption (exit 130), not a failure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from trender_assets_tests import scenario
+from trender_assets_tests.helpers import rows, trender
+
+DAY = scenario.DAY.isoformat()
+
+
+def _one_line_error(result, code: int = 2) -> str:
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("trender: error: "), result.stderr
+    return errors[0]
+
+
+def test_a_frozen_clock_that_is_not_a_time(cli_env):
+    line = _one_line_error(trender({**cli_env, "TRENDER_NOW": "garbage"}, "run", "--date", DAY))
+    assert "TRENDER_NOW 'garbage' is not an ISO 8601 time" in line
+
+
+@pytest.mark.parametrize("problem, fragment", [
+    ("a file", "is a file, not a folder"),
+    ("under a file", "cannot be created:"),
+    ("relative", "must be an absolute path"),
+])
+def test_a_dagster_home_that_cannot_be_used(cli_env, tmp_path, problem, fragment):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    home = {"a file": str(blocker), "under a file": str(blocker / "home"), "relative": "dagster_home"}[problem]
+    line = _one_line_error(trender({**cli_env, "DAGSTER_HOME": home}, "run", "--date", DAY))
+    assert line.startswith(f"trender: error: DAGSTER_HOME {home} ") and fragment in line
+    if problem == "under a file":
+        assert f"{blocker} is a file" in line
+
+
+def test_a_dagster_home_that_is_not_writable(cli_env, tmp_path):
+    """Root writes anywhere, so as root the command runs without the capability to override
+    file permissions (``setpriv``), as any other user would."""
+    home = tmp_path / "read_only_home"
+    home.mkdir(mode=0o555)
+    home.chmod(0o555)
+    command = [sys.executable, "-c", "from trender_assets.cli import main; main()", "run", "--date", DAY]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: every folder is writable")
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    try:
+        result = subprocess.run(command, env={**cli_env, "DAGSTER_HOME": str(home)}, capture_output=True,
+                                text=True, timeout=300, stdin=subprocess.DEVNULL)
+    finally:
+        home.chmod(0o755)
+    line = _one_line_error(result)
+    assert line == f"trender: error: DAGSTER_HOME {home} is not writable: Permission denied"
+
+
+def test_an_empty_database_url_is_refused_not_replaced_by_the_embedded_server(cli_env, tmp_path):
+    data_dir = tmp_path / "embedded"
+    env = {**cli_env, "DATABASE_URL": "", "TRENDER_DATA_DIR": str(data_dir)}
+    for args in (["run", "--date", DAY], ["db", "url"]):
+        line = _one_line_error(trender(env, *args))
+        assert line == "trender: error: DATABASE_URL is set but empty: unset it to use the embedded PostgreSQL"
+    assert not (data_dir / "pgdata").exists()  # no embedded server was started
+
+
+def test_a_database_url_without_a_database_name_is_refused(cli_env, database_url, engine):
+    url = sa.make_url(database_url)
+    server_only = sa.URL.create(url.drivername, url.username, url.password, url.host, url.port,
+                                query=url.query).render_as_string(hide_password=False)
+    line = _one_line_error(trender({**cli_env, "DATABASE_URL": server_only}, "run", "--date", DAY))
+    assert "DATABASE_URL names no database" in line
+    assert rows(engine, "select count(*) as n from fact_workflow_runs") == [{"n": 0}]
+
+
+def test_db_url_shows_database_url_with_the_password_hidden(cli_env, tmp_path):
+    secret = "s3cr3t-PASSWORD"
+    env = {**cli_env, "DATABASE_URL": f"postgresql://trender:{secret}@db.example:5433/warehouse",
+           "TRENDER_DATA_DIR": str(tmp_path / "embedded")}
+    result = trender(env, "db", "url")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "postgresql://trender:***@db.example:5433/warehouse"
+    assert "DATABASE_URL" in result.stderr
+    assert secret not in result.stdout + result.stderr
+    assert not (tmp_path / "embedded" / "pgdata").exists()
+
+
+def test_ctrl_c_exits_130_and_leaves_no_run_unfinished(cli_env, fake_github, engine):
+    fake_github.latency = 0.3  # slow enough to be interrupted mid-run
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from trender_assets.cli import main; main()", "run", "--date", DAY],
+        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while fake_github.count("/search/repositories") == 0:  # the first language's run is fetching
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stdout + stderr
+    assert [line for line in stderr.splitlines() if line.strip()][-1] == "trender: error: interrupted"
+    # the interrupted run is recorded as finished, and no language after it was started
+    runs = rows(engine, "select job_name, partitions, status from fact_workflow_runs")
+    assert runs == [{"job_name": "ingest_job", "partitions": [f"{DAY}|python"], "status": "failed"}]
