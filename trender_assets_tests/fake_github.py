@@ -329,6 +329,7 @@ class FakeGitHub:
         self._limits = dict(RATE_LIMITS)
         self._enforced: set[str] = set()
         self._rewrites: list[tuple[str, re.Pattern, bytes]] = []
+        self._repeats: dict[int, int] = {}
         self.latency = 0.0  # seconds added to every answer, for benchmarks with realistic latency
         self.accepted_tokens: set[str] = set()  # besides ``token``: more tokens, issued App/OAuth tokens
         self.issued = 0
@@ -431,12 +432,18 @@ class FakeGitHub:
                                        {k.lower(): str(v) for k, v in (headers or {}).items()}, body, delay,
                                        raw_body))
 
-    def set_rate_limit(self, resource: str, limit: int, enforce: bool = True) -> None:
+    def repeat_in_search(self, repo_id: int, times: int = 1) -> None:
+        """Serve repository ``repo_id`` ``times`` more times, right after itself, in repository
+        searches: GitHub's results can shift while a client pages, so one repository can appear twice."""
+        with self._lock:
+            self._repeats[repo_id] = times
+
+    def set_rate_limit(self, resource: str, limit: int, enforce: bool = True, window: Optional[int] = None) -> None:
         """Advertise ``limit`` for ``resource`` (authenticated and not); with ``enforce``, answer as
         GitHub does once it is spent: 403 ``API rate limit exceeded`` with ``x-ratelimit-remaining: 0``
         (GraphQL: HTTP 200 with an error of type RATE_LIMITED) until the window resets."""
         with self._lock:
-            window = self._limits[resource][2]
+            window = window or self._limits[resource][2]
             self._limits[resource] = (limit, limit, window)
             if enforce:
                 self._enforced.add(resource)
@@ -827,7 +834,10 @@ class FakeGitHub:
                 repos.reverse()
         else:  # "best match": deterministic id order; order is ignored without sort, as on GitHub
             repos.sort(key=lambda r: r.id)
-        items = [self._search_item(r) for r in repos] + raw
+        items = []
+        for r in repos:
+            items += [self._search_item(r)] * (1 + self._repeats.get(r.id, 0))
+        items += raw
         return self._paged(path, query, items, code=False)
 
     def _repo_predicate(self, q: str) -> tuple[Callable[[FakeRepo], bool], set[str]]:

@@ -3,7 +3,8 @@ resolving repositories, and ``rateLimit``.
 
 A small parser reads the query (operation, variables, aliases, arguments, inline fragments), so
 only the fields a client asks for come back, as on GitHub; an unknown field is a validation error
-(HTTP 200, ``errors`` and no ``data``). A node id that resolves to nothing gives ``null`` in
+(HTTP 200, ``errors`` and no ``data``) once the executor reaches it (GitHub validates statically;
+the fake only checks the selections it resolves). A node id that resolves to nothing gives ``null`` in
 ``nodes`` plus an error ``{"type": "NOT_FOUND", "path": ["nodes", i], ...}``: GitHub's shape for a
 per-item miss. Stdlib only.
 """

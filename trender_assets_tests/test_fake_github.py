@@ -319,3 +319,124 @@ def test_stop_closes_the_server():
         gh.stop()
         with pytest.raises(httpx.TransportError):
             c.get("/rate_limit")
+
+
+# -- per-item answers, hostile payloads, enforced limits ---------------------------------------------
+
+
+def test_readme_over_1mb_is_refused_as_json_and_served_raw(gh, client):
+    gh.blob_json_limit = 10  # "1 MB", scaled down
+    gh.add_repo(repo(1, "big", readme="# a README longer than ten bytes"))
+    refused = client.get("/repos/own1/big/readme")
+    assert refused.status_code == 403
+    assert refused.json()["errors"] == [{"resource": "Blob", "field": "data", "code": "too_large"}]
+    assert "x-ratelimit-remaining" in refused.headers and refused.headers["x-ratelimit-remaining"] != "0"
+    raw = client.get("/repos/own1/big/readme", headers={"Accept": "application/vnd.github.raw+json"})
+    assert raw.status_code == 200 and raw.text == "# a README longer than ten bytes"
+    assert raw.headers["etag"].strip('"') == hashlib.sha1(b"blob 32\0# a README longer than ten bytes").hexdigest()
+
+
+def test_empty_blocked_and_gone_repositories_answer_like_github(gh, client):
+    gh.add_repo(repo(1, "empty", empty=True))
+    gh.add_repo(repo(2, "blocked", blocked=True))
+    gh.add_repo(repo(3, "gone", gone=True))
+    empty = client.get("/repos/own1/empty/readme")
+    assert empty.status_code == 409 and empty.json()["message"] == "This repository is empty."
+    blocked = client.get("/repos/own2/blocked/readme")
+    assert blocked.status_code == 451 and blocked.json()["block"]["reason"] == "dmca"
+    assert client.get("/repos/own2/blocked").status_code == 451
+    assert client.get("/repos/own3/gone").status_code == 404
+    listed = {i["id"] for i in client.get("/search/repositories", params={"q": "language:Python"}).json()["items"]}
+    assert listed == {1, 2, 3}  # the search index still lists them
+
+
+def test_a_lone_surrogate_is_sent_as_its_json_escape(gh, client):
+    gh.add_repo(repo(1, "x", description="a \ud800 b"))
+    r = client.get("/search/repositories", params={"q": "language:Python"})
+    assert b'"a \\ud800 b"' in r.content
+    assert r.json()["items"][0]["description"] == "a \ud800 b"
+
+
+def test_rewrite_body_serves_bytes_github_might_send(gh, client):
+    gh.add_repo(repo(1, "x", description="MARK"))
+    gh.rewrite_body("/search/", rb"MARK", b"\xff")
+    gh.rewrite_body("/search/", rb'"total_count": \d+', b'"total_count": "many"')
+    body = client.get("/search/repositories", params={"q": "language:Python"}).content
+    assert b'"description": "\xff"' in body and b'"total_count": "many"' in body
+
+
+def test_repeat_in_search_serves_a_repository_twice(gh, client):
+    gh.add_repo(repo(1, "x", stars=5))
+    gh.add_repo(repo(2, "y", stars=9))
+    gh.repeat_in_search(2)
+    r = client.get("/search/repositories", params={"q": "language:Python", "sort": "stars"})
+    assert [i["id"] for i in r.json()["items"]] == [2, 2, 1] and r.json()["total_count"] == 3
+
+
+def test_enforced_rate_limit_refuses_with_remaining_zero_until_the_reset():
+    now = [1_900_000_000.0]
+    with FakeGitHub(clock=lambda: now[0]) as gh, httpx.Client(base_url=gh.url, timeout=5) as client:
+        gh.add_repo(repo(1, "x"))
+        gh.set_rate_limit("core", 2, window=60)
+        assert [client.get("/repos/own1/x").status_code for _ in range(3)] == [200, 200, 403]
+        refused = client.get("/repos/own1/x")
+        assert refused.headers["x-ratelimit-remaining"] == "0"
+        assert refused.json()["message"].startswith("API rate limit exceeded")
+        assert int(refused.headers["x-ratelimit-reset"]) == 1_900_000_060
+        now[0] += 61
+        assert client.get("/repos/own1/x").status_code == 200
+
+
+# -- POST /graphql --------------------------------------------------------------------------------
+
+
+NODES = """query Q($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on Repository { databaseId
+  nameWithOwner stargazerCount createdAt primaryLanguage { name } licenseInfo { spdxId }
+  repositoryTopics(first: 20) { nodes { topic { name } } } open: issues(states: OPEN) { totalCount } } } }"""
+
+
+def node_id(repo_id: int) -> str:
+    return base64.b64encode(f"010:Repository{repo_id}".encode()).decode()
+
+
+def test_graphql_nodes_resolve_repositories_with_only_the_fields_asked(gh, client):
+    gh.add_repo(repo(7, "app", stars=42, topics=["a", "b"], open_issues=3))
+    r = client.post("/graphql", json={"query": NODES, "variables": {"ids": [node_id(7)]}}, headers=AUTH)
+    assert r.status_code == 200 and r.headers["x-ratelimit-resource"] == "graphql"
+    assert r.headers["x-ratelimit-limit"] == "5000" and r.headers["x-ratelimit-used"] == "1"
+    assert r.json() == {"data": {"nodes": [{
+        "__typename": "Repository", "databaseId": 7, "nameWithOwner": "own7/app", "stargazerCount": 42,
+        "createdAt": "2026-08-01T12:00:00Z", "primaryLanguage": {"name": "Python"}, "licenseInfo": {"spdxId": "MIT"},
+        "repositoryTopics": {"nodes": [{"topic": {"name": "a"}}, {"topic": {"name": "b"}}]},
+        "open": {"totalCount": 3}}]}}
+
+
+def test_graphql_unknown_node_is_null_with_a_not_found_error(gh, client):
+    gh.add_repo(repo(7, "app"))
+    gh.add_repo(repo(8, "gone", gone=True))
+    ids = [node_id(7), "bm90IGFuIGlk", node_id(8)]
+    body = client.post("/graphql", json={"query": NODES, "variables": {"ids": ids}}, headers=AUTH).json()
+    assert [n and n["databaseId"] for n in body["data"]["nodes"]] == [7, None, None]
+    assert [(e["type"], e["path"]) for e in body["errors"]] == [("NOT_FOUND", ["nodes", 1]), ("NOT_FOUND", ["nodes", 2])]
+    assert body["errors"][0]["message"] == "Could not resolve to a node with the global id of 'bm90IGFuIGlk'"
+    assert body["errors"][0]["locations"][0]["line"] == 1
+
+
+def test_graphql_refuses_unknown_fields_and_anonymous_callers(gh, client):
+    gh.add_repo(repo(7, "app"))
+    bad = client.post("/graphql", json={"query": f'{{ nodes(ids: ["{node_id(7)}"]) {{ ... on Repository {{ stars }} }} }}'},
+                      headers=AUTH)
+    assert bad.status_code == 200 and "data" not in bad.json()
+    assert bad.json()["errors"][0]["message"] == "Field 'stars' doesn't exist on type 'Repository'"
+    anonymous = client.post("/graphql", json={"query": "{ rateLimit { remaining } }"})
+    assert anonymous.status_code == 401
+
+
+def test_graphql_spent_budget_is_rate_limited_with_http_200(gh, client):
+    gh.set_rate_limit("graphql", 1)
+    query = {"query": "{ rateLimit { remaining cost } }"}
+    assert client.post("/graphql", json=query, headers=AUTH).json() == {"data": {"rateLimit": {"remaining": 1,
+                                                                                                "cost": 1}}}
+    spent = client.post("/graphql", json=query, headers=AUTH)
+    assert spent.status_code == 200 and spent.headers["x-ratelimit-remaining"] == "0"
+    assert spent.json()["errors"][0]["type"] == "RATE_LIMITED"

@@ -130,10 +130,12 @@ class RateGovernor:
         remaining, reset = headers.get("x-ratelimit-remaining"), headers.get("x-ratelimit-reset")
         with self._changed:
             q = self._quota(identity, name)
-            if reset is not None and reset.strip().isdigit():
-                q.reset_at = float(reset)
+            new_reset = float(reset) if reset is not None and reset.strip().isdigit() else q.reset_at
             if remaining is not None and remaining.strip().isdigit():
-                q.remaining = int(remaining)
+                # answers overtake each other: within one window the count only goes down
+                same_window = q.remaining is not None and new_reset == q.reset_at
+                q.remaining = min(q.remaining, int(remaining)) if same_window else int(remaining)
+            q.reset_at = new_reset
             self._changed.notify_all()
 
     def block(self, identity: str, resources: Sequence[str], until: float) -> None:
