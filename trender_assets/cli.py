@@ -201,13 +201,16 @@ def retention(dry_run: bool, as_of: Optional[str]) -> None:
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
 def dev(dagster_args: tuple[str, ...]) -> None:
-    """Start `dagster dev` on this project, sharing the instance `trender run` uses."""
-    from trender_assets.runner import instance_home
+    """Start `dagster dev` on this project, sharing the instance `trender run` uses.
 
+    It is plain `dagster dev` in the checkout: with DAGSTER_HOME unset, Dagster reads the checkout's
+    dagster.yaml, which names trender's default instance; a DAGSTER_HOME you set serves both.
+    """
     root = Path(__file__).resolve().parents[1]
-    home = instance_home()
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(home)
+    if not os.environ.get("DAGSTER_HOME"):
+        from trender_assets.instance_storage import TrenderInstanceStorage
+
+        TrenderInstanceStorage.from_config_value(None, {})  # start and create it now: one line if that fails
     os.chdir(root)
     os.execvp(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", *dagster_args])
 

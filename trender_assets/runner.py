@@ -50,13 +50,13 @@ class DayReport:
 
 
 def instance_home() -> Path:
-    """DAGSTER_HOME, or a persistent folder beside the embedded warehouse when it is unset."""
+    """DAGSTER_HOME, or trender's default instance folder ($TRENDER_DATA_DIR/dagster_home) when unset."""
     home = os.environ.get("DAGSTER_HOME")
     if home:
         return Path(home)
-    from trender_assets.resources.embedded_postgres import data_dir
+    from trender_assets.instance_storage import default_instance_home
 
-    return data_dir() / "dagster_home"
+    return default_instance_home()
 
 
 def prepare_instance_home(home: Path) -> None:
@@ -83,10 +83,17 @@ def prepare_instance_home(home: Path) -> None:
 def get_instance() -> dg.DagsterInstance:
     home = instance_home()
     prepare_instance_home(home)
-    if not (home / "dagster.yaml").exists() and "DAGSTER_HOME" not in os.environ:
-        (home / "dagster.yaml").write_text("# trender's default Dagster instance: local storage in this folder\n")
+    if not os.environ.get("DAGSTER_HOME"):
+        from trender_assets.instance_storage import write_default_config
+
+        write_default_config(home)  # storage in PostgreSQL, shared with `dagster dev` (see dagster.yaml)
     os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    from filelock import FileLock
+
+    # Dagster's SQLite storage creates its tables unguarded: two commands on a fresh DAGSTER_HOME
+    # collide ("table runs already exists"). Opening instances one at a time costs milliseconds.
+    with FileLock(home / ".trender-instance.lock"):
+        return dg.DagsterInstance.get()
 
 
 def _root_cause(error) -> str:

