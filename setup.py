@@ -23,6 +23,7 @@ setup(
         "cryptography>=42",
         "markdown-it-py>=3.0",
         "nh3>=0.2.17",
+        "psutil>=5.9",
     ],
     extras_require={
         "dev": [
