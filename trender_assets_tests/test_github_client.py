@@ -428,3 +428,48 @@ def test_telemetry_counts_requests_by_resource_and_status(fake_github, sim):
     assert meta["github_retries"] == 0
     # the fake starts each resource's window fresh: 2 core requests and 1 search were charged
     assert meta["github_remaining"] == {"core": 4998, "search": 29}
+
+
+# -- 11. GraphQL look-ups -----------------------------------------------------------------------------
+
+def test_graphql_lives_beside_the_rest_root_on_github_and_enterprise():
+    from trender_assets.resources.github_graphql import graphql_url
+
+    assert graphql_url("https://api.github.com") == "https://api.github.com/graphql"
+    assert graphql_url("https://ghe.example.com/api/v3/") == "https://ghe.example.com/api/graphql"
+    assert graphql_url("http://127.0.0.1:8080") == "http://127.0.0.1:8080/graphql"
+
+
+def test_graphql_nodes_are_answered_in_the_rest_shape_staging_validates(fake_github, sim):
+    """A looked-up repository must validate exactly like the same repository from a REST search."""
+    from trender_assets.logic.validation import validate_repo
+    from trender_assets.resources.github_graphql import rest_shape
+
+    fake_github.add_repo(FakeRepo(950, "gq/app", "Go", 77, "2026-11-01T00:00:00Z", "2026-11-10T00:00:00Z",
+                                  description="d", homepage="https://x.example", topics=["b", "a"], open_issues=4,
+                                  license_spdx="Apache-2.0", render_yaml=True))
+    gh = make_client(fake_github, sim)
+    [hit] = [h for h in gh.search_code("filename:render.yaml path:/", 100).items if h["repository"]["id"] == 950]
+    lookup = gh.repositories_by_node_id([hit["repository"]["node_id"], "bm9wZQ=="])
+    assert lookup.missing == {"bm9wZQ==": "NOT_FOUND"}
+    [node] = lookup.found.values()
+    from_graphql = validate_repo(rest_shape(node), "render")
+    from_rest = validate_repo(gh.get_repository("gq/app"), "render")
+    assert from_graphql == from_rest
+    assert gh.telemetry.requests["graphql 200"] == 1
+    assert gh.telemetry.remaining["graphql"] == 4999
+
+
+def test_graphql_rate_limited_with_http_200_is_a_rate_limit_not_data(sim):
+    """GraphQL reports a spent budget as HTTP 200 with an error of type RATE_LIMITED: the client books
+    the graphql bucket until the reset and, beyond the allowed wait, fails with a rate-limit error."""
+    with FakeGitHub(token=scenario.TOKEN, clock=sim.clock) as fake:
+        fake.add_repo(FakeRepo(950, "gq/app", "Go", 77, "2026-11-01T00:00:00Z", "2026-11-10T00:00:00Z"))
+        fake.set_rate_limit("graphql", 1)
+        httpx.post(f"{fake.url}/graphql", json={"query": "{ rateLimit { remaining } }"},
+                   headers={"Authorization": f"Bearer {scenario.TOKEN}"})  # another process spent it
+        gh = make_client(fake, sim, max_rate_limit_wait_seconds=60)
+        with pytest.raises(GitHubRateLimited, match="graphql"):
+            gh.repositories_by_node_id([base64.b64encode(b"010:Repository950").decode()])
+        assert [r.status for r in fake.requests if r.path == "/graphql"] == [200, 200]  # one from the client
+        assert gh.telemetry.requests["graphql 200"] == 1

@@ -1,8 +1,9 @@
 """Repository look-ups by node id through GitHub's GraphQL API, answered in the REST shape.
 
 Code-search hits carry a *minimal* repository (no stars, dates or language), but they do carry its
-``node_id``. One ``nodes(ids: [...])`` query returns up to 100 repositories for about one point of
-the hourly GraphQL budget (5,000 points), where REST needs one request per repository.
+``node_id``. One ``nodes(ids: [...])`` query returns up to 100 repositories for a few points of
+the hourly GraphQL budget (5,000 points; the topics and open-issue counts are the connections that
+cost), where REST needs one request per repository.
 
 The answer is mapped into the REST ``full-repository`` field names that staging reads (``id`` =
 ``databaseId``, ``full_name`` = ``nameWithOwner``...), so every category is validated by one set
@@ -25,14 +26,10 @@ query RepositoriesByNodeId($ids: [ID!]!) {
     ... on Repository {
       id
       databaseId
-      name
       nameWithOwner
-      owner { login }
       description
       homepageUrl
       url
-      isPrivate
-      isFork
       isArchived
       createdAt
       pushedAt
@@ -40,11 +37,10 @@ query RepositoriesByNodeId($ids: [ID!]!) {
       stargazerCount
       forkCount
       primaryLanguage { name }
-      licenseInfo { key name spdxId }
+      licenseInfo { spdxId }
       repositoryTopics(first: 20) { nodes { topic { name } } }
       openIssues: issues(states: OPEN) { totalCount }
       openPullRequests: pullRequests(states: OPEN) { totalCount }
-      defaultBranchRef { name }
     }
   }
 }
@@ -75,31 +71,23 @@ def rest_shape(node: dict) -> dict:
     topics = node.get("repositoryTopics")
     topic_nodes = topics.get("nodes") if isinstance(topics, dict) else None
     issues, pulls = _total(node.get("openIssues")), _total(node.get("openPullRequests"))
-    owner = node.get("owner")
     return {
         "id": node.get("databaseId"),
         "node_id": node.get("id"),
-        "name": node.get("name"),
         "full_name": node.get("nameWithOwner"),
-        "owner": {"login": owner.get("login")} if isinstance(owner, dict) else None,
-        "private": node.get("isPrivate"),
         "html_url": node.get("url"),
         "description": node.get("description"),
-        "fork": node.get("isFork"),
         "homepage": node.get("homepageUrl") or None,
         "created_at": node.get("createdAt"),
         "pushed_at": node.get("pushedAt"),
         "updated_at": node.get("updatedAt"),
         "stargazers_count": node.get("stargazerCount"),
-        "watchers_count": node.get("stargazerCount"),
         "forks_count": node.get("forkCount"),
         # REST's open_issues_count counts open issues and open pull requests together
         "open_issues_count": issues + pulls if isinstance(issues, int) and isinstance(pulls, int) else issues,
         "language": _name(node.get("primaryLanguage")),
-        "license": ({"key": license_info.get("key"), "name": license_info.get("name"),
-                     "spdx_id": license_info.get("spdxId")} if isinstance(license_info, dict) else None),
+        "license": {"spdx_id": license_info.get("spdxId")} if isinstance(license_info, dict) else None,
         "topics": ([_name(t.get("topic")) for t in topic_nodes if isinstance(t, dict)]
                    if isinstance(topic_nodes, list) else []),
         "archived": node.get("isArchived"),
-        "default_branch": _name(node.get("defaultBranchRef")),
     }
