@@ -23,7 +23,8 @@ def frozen_now() -> datetime | None:
             f"TRENDER_NOW {frozen[:40]!r} is not an ISO 8601 time (e.g. 2026-11-21T12:00:00Z); "
             "unset it to use the real clock"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    # an offset is honoured, then converted: every "today" is a UTC day
+    return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def utc_now() -> datetime:

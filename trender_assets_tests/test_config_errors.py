@@ -119,3 +119,11 @@ def test_ctrl_c_exits_130_and_leaves_no_run_unfinished(cli_env, fake_github, eng
     # the interrupted run is recorded as finished, and no language after it was started
     runs = rows(engine, "select job_name, partitions, status from fact_workflow_runs")
     assert runs == [{"job_name": "ingest_job", "partitions": [f"{DAY}|python"], "status": "failed"}]
+
+
+def test_a_frozen_clock_with_an_offset_is_a_utc_day(monkeypatch):
+    from trender_assets.clock import utc_now, utc_today
+
+    monkeypatch.setenv("TRENDER_NOW", "2026-11-21T01:30:00+05:00")  # still 20 November in UTC
+    assert utc_now().isoformat() == "2026-11-20T20:30:00+00:00"
+    assert utc_today().isoformat() == "2026-11-20"
