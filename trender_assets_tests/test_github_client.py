@@ -473,3 +473,16 @@ def test_graphql_rate_limited_with_http_200_is_a_rate_limit_not_data(sim):
             gh.repositories_by_node_id([base64.b64encode(b"010:Repository950").decode()])
         assert [r.status for r in fake.requests if r.path == "/graphql"] == [200, 200]  # one from the client
         assert gh.telemetry.requests["graphql 200"] == 1
+
+
+@pytest.mark.parametrize("body", [
+    [{"type": "file", "name": "README.md"}],  # a JSON list
+    {"id": 101, "full_name": "alpha/snake", "stargazers_count": 900},  # a repository, not a file
+    {"type": "file", "encoding": "base64", "size": 4, "content": "!!not base64!!", "sha": "x"},
+    {"type": "dir", "encoding": "base64", "size": 0, "content": ""},
+])
+def test_a_readme_answer_of_the_wrong_shape_is_malformed_not_content(fake_github, sim, body):
+    fake_github.fail_next("/repos/alpha/snake/readme", 200, count=5, body=body)
+    readme = make_client(fake_github, sim).get_readme("alpha/snake")
+    assert (readme.status, readme.content) == ("malformed", None)
+    assert fake_github.count("/repos/alpha/snake/readme") == 1

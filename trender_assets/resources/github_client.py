@@ -634,17 +634,17 @@ class GitHubClient:
             return Readme.unavailable("malformed")
         size = body.get("size")
         size = size if _whole_number(size) is not None and 0 <= size <= SIZE_MAX else None
-        content = body.get("content")
-        if body.get("encoding") == "base64" and isinstance(content, str) and content:
-            try:
-                raw = base64.b64decode(content)  # ignores the line wrapping GitHub adds
-            except (binascii.Error, ValueError):
-                return Readme.unavailable("malformed")
-        elif size:  # over 1 MB GitHub may send encoding "none" and no content: ask for the raw bytes
+        content, encoding = body.get("content"), body.get("encoding")
+        if body.get("type") != "file" or encoding not in ("base64", "none"):
+            self.telemetry.note("README answer not a content file")
+            return Readme.unavailable("malformed")
+        if size and not content:  # over 1 MB GitHub may send encoding "none" and no content: ask raw
             return self._raw_readme(path, full_name, max_chars, body)
-        elif content in (None, "") and body.get("type", "file") == "file":
-            raw = b""
-        else:
+        if encoding != "base64" or not isinstance(content, str):
+            return Readme.unavailable("malformed")
+        try:
+            raw = base64.b64decode(content)  # ignores the line wrapping GitHub adds
+        except (binascii.Error, ValueError):
             return Readme.unavailable("malformed")
         text, truncated = truncate_clean(decode_readme_bytes(raw), max_chars)
         return Readme(content=text, sha=storable_text(body.get("sha")), path=storable_text(body.get("path")),
