@@ -558,7 +558,7 @@ class FakeGitHub:
 
     def _chaos_fault(self, path: str) -> Optional[_Fault]:
         chaos = getattr(self, "_chaos", None)
-        if not chaos or path == "/rate_limit" or not path.startswith(("/search/", "/repos/", "/repositories/")):
+        if not chaos or path == "/rate_limit" or not path.startswith(("/search/", "/repos/", "/repositories/", "/graphql")):
             return None
         probability, rng = chaos
         with self._lock:
