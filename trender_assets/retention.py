@@ -55,6 +55,8 @@ def delete_expired(engine: sa.Engine, as_of: date, policy: RetentionPolicy, dry_
                 deleted[table] = conn.execute(
                     sa.text(f"delete from {table} where snapshot_date < :cut"), {"cut": raw_cut}  # noqa: S608 - fixed names
                 ).rowcount
+            deleted["report_readme_html"] = conn.execute(  # rendered excerpts no kept report day showed
+                sa.text("delete from report_readme_html where used_on < :cut"), {"cut": fact_cut}).rowcount
             deleted["fact_repo_snapshots"] = conn.execute(
                 sa.text("delete from fact_repo_snapshots where snapshot_date < :cut"), {"cut": fact_cut}
             ).rowcount

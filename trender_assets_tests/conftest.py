@@ -19,7 +19,7 @@ from trender_assets_tests.fake_github import FakeGitHub
 
 WAREHOUSE_TABLES = [
     "fact_repo_snapshots", "dim_repositories", "dim_repository_observations",
-    "stg_repos_rejected", "stg_repos_validated", "raw_github_repos", "raw_partition_fetches",
+    "stg_repos_rejected", "stg_repos_validated", "raw_github_repos", "raw_partition_fetches", "report_readme_html",
     "github_http_cache", "github_oauth_credentials", "fact_workflow_runs",
 ]
 

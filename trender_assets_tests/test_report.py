@@ -22,8 +22,10 @@ import sqlalchemy as sa
 from trender_assets.assets.report import SECTIONS, load_cards, report_dir, trending_report
 from trender_assets.definitions import defs
 from trender_assets.logic.report_html import (
+    README_MAX_CHARS,
     format_velocity,
     render_readme,
+    repository_url,
     safe_url,
     sanitize_html,
     sparkline_svg,
@@ -120,6 +122,32 @@ def test_report_is_written_and_linked_from_the_metadata(report_days, monkeypatch
     assert report_dir() == Path("/srv/trender/reports")
 
 
+def test_readme_excerpts_are_rendered_once_and_reused(report_days):
+    """A re-rendered day reads its README excerpts from report_readme_html; a changed one renders anew."""
+    import dataclasses
+
+    from trender_assets.assets.report_readmes import with_rendered_readmes
+
+    engine = report_days["engine"]
+    with engine.connect() as conn:
+        cards = load_cards(conn, DAY)
+    with_readme = [c for c in cards if c.readme_markdown and c.readme_markdown.strip()]
+    distinct = {(c.full_name, c.readme_markdown) for c in with_readme}
+    assert with_readme and all(len(c.readme_markdown) <= README_MAX_CHARS + 1 for c in cards if c.readme_markdown)
+    [mat] = report_days["results"][DAY].asset_materializations_for_node("trending_report")
+    assert mat.metadata["readmes_rendered"].value + mat.metadata["readmes_reused"].value == len(distinct)
+    assert mat.metadata["readmes_reused"].value > 0  # the earlier days rendered most of them already
+
+    cached, rendered_now, reused = with_rendered_readmes(engine, cards, DAY)
+    assert (rendered_now, reused) == (0, len(distinct))
+    for card in cached:
+        if card.readme_markdown and card.readme_markdown.strip():
+            assert card.readme_html == render_readme(card.readme_markdown, repository_url(card.full_name, card.html_url))
+    changed = [dataclasses.replace(with_readme[0], readme_markdown=with_readme[0].readme_markdown + "\n\nnew line")]
+    [fresh], rendered_now, reused = with_rendered_readmes(engine, changed, DAY)
+    assert (rendered_now, reused) == (1, 0) and "new line" in fresh.readme_html
+
+
 def test_velocity_and_history_come_from_the_stored_snapshots(report_days):
     engine = report_days["engine"]
     with engine.connect() as conn:
@@ -128,11 +156,15 @@ def test_velocity_and_history_come_from_the_stored_snapshots(report_days):
         middle_cards = load_cards(conn, DAYS[1])
     assert {c.star_velocity for c in first_cards} == {None}  # nothing before the first day
     for card in cards:  # one day since D-1
-        assert card.star_velocity == growth_per_day(card.repo_id)
-        assert [d for d, _ in card.history] == DAYS
+        # a day holds only what existed on it: a repository created after D-3 has fewer points
+        existed = [d for d in DAYS if d >= DAY - timedelta(days=card.age_days)]
+        assert [d for d, _ in card.history] == existed
+        assert card.star_velocity == (growth_per_day(card.repo_id) if len(existed) > 1 else None)
         assert card.history[-1][1] == card.stars
-    for card in middle_cards:  # two days since D-3: still stars per day
-        assert card.star_velocity == growth_per_day(card.repo_id)
+    assert any(len(c.history) < len(DAYS) for c in cards)  # e.g. web/edge, created D-3 at noon
+    for card in middle_cards:  # two days since D-3: still stars per day; None on a first snapshot
+        first = len(card.history) == 1
+        assert card.star_velocity == (None if first else growth_per_day(card.repo_id))
     payload = next(c for c in cards if c.repo_id == PAYLOAD_REPO_ID)
     assert payload.readme_markdown == PAYLOAD_README
 

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from trender_assets.assets.common import OWNERS
 from trender_assets.assets.marts import fact_repo_snapshots
 from trender_assets.clock import utc_now
-from trender_assets.logic.report_html import ReportCard, render_report, summary_markdown
+from trender_assets.assets.report_readmes import with_rendered_readmes
+from trender_assets.logic.report_html import README_MAX_CHARS, ReportCard, render_report, summary_markdown
 from trender_assets.partitions import LANGUAGE_LABELS, LANGUAGES, RENDER, daily_partitions
 from trender_assets.processes import is_alive
 from trender_assets.resources import WarehouseResource
@@ -24,7 +25,7 @@ SECTIONS = [*((key, LANGUAGE_LABELS[key]) for key in LANGUAGES if key != RENDER)
 _CARDS_OF_DAY = sa.text(
     "select f.language, f.repo_id, f.repo_full_name, f.stars, f.age_days, f.momentum_score,"
     " f.rank_in_language, f.rank_overall, d.html_url, d.description,"
-    " coalesce(s.readme_content, r.readme_content) as readme"
+    " left(coalesce(s.readme_content, r.readme_content), :excerpt) as readme"
     " from fact_repo_snapshots f"
     " join dim_repositories d on d.repo_key = f.repo_key"
     " left join stg_repos_validated s"
@@ -58,7 +59,8 @@ def report_path(day: date) -> Path:
 
 def load_cards(conn: sa.Connection, day: date) -> list[ReportCard]:
     """The day's cards, with star history for the sparkline and velocity from the history view."""
-    rows = conn.execute(_CARDS_OF_DAY, {"d": day}).mappings().all()
+    # one character past the excerpt, so the renderer knows to say "shortened"
+    rows = conn.execute(_CARDS_OF_DAY, {"d": day, "excerpt": README_MAX_CHARS + 1}).mappings().all()
     ids = sorted({r["repo_id"] for r in rows})
     history: dict[int, list[tuple[date, int]]] = {}
     for h in conn.execute(_STAR_HISTORY, {"ids": ids, "since": day - timedelta(days=HISTORY_DAYS - 1), "d": day}):
@@ -125,6 +127,7 @@ def trending_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     day = date.fromisoformat(context.partition_key)
     with warehouse.engine.connect() as conn:
         cards = load_cards(conn, day)
+    cards, rendered_now, reused = with_rendered_readmes(warehouse.engine, cards, day)
     page = render_report(day, cards, SECTIONS, generated_at=utc_now())
     path = report_path(day)
     write_atomically(path, page)
@@ -135,6 +138,8 @@ def trending_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "path": dg.MetadataValue.path(str(path)),
         "url": dg.MetadataValue.url(path.resolve().as_uri()),
         "bytes": len(page.encode("utf-8")),
+        "readmes_rendered": rendered_now,
+        "readmes_reused": reused,
         "cards_per_section": dg.MetadataValue.json(per_category),
         "summary": dg.MetadataValue.md(summary_markdown(cards, SECTIONS, top=5)),
     })

@@ -20,8 +20,9 @@ from urllib.parse import quote, urljoin, urlsplit
 import nh3
 from markdown_it import MarkdownIt
 
-README_MAX_CHARS = 30_000
-"""READMEs longer than this are cut (at a line break) and link to the full text on GitHub."""
+README_MAX_CHARS = 6_000
+"""The report shows an excerpt: READMEs longer than this are cut (at a line break) and link to the
+full text on GitHub. A digest page of ~90 cards stays small, and rendering stays cheap."""
 
 SPARK_WIDTH, SPARK_HEIGHT, SPARK_PAD = 132, 36, 3
 
@@ -62,6 +63,8 @@ class ReportCard:
     history: Sequence[tuple[date, int]] = field(default_factory=tuple)
     """(day, stars) up to and including the report day, oldest first."""
     readme_markdown: Optional[str] = None
+    readme_html: Optional[str] = None
+    """The README already rendered (``render_readme``), e.g. from a cache; else it is rendered here."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,12 +225,11 @@ def _card(card: ReportCard) -> str:
                    else '<p class="desc none">No description.</p>')
     velocity = format_velocity(card.star_velocity)
     trend = "up" if (card.star_velocity or 0) > 0 else ("down" if (card.star_velocity or 0) < 0 else "flat")
-    readme = (
-        f'<details class="readme"><summary>README</summary>'
-        f'<div class="md">{render_readme(card.readme_markdown, url)}</div></details>'
-        if card.readme_markdown and card.readme_markdown.strip()
-        else '<p class="noreadme">No README.</p>'
-    )
+    rendered = card.readme_html
+    if rendered is None and card.readme_markdown and card.readme_markdown.strip():
+        rendered = render_readme(card.readme_markdown, url)
+    readme = (f'<details class="readme"><summary>README</summary><div class="md">{rendered}</div></details>'
+              if rendered else '<p class="noreadme">No README.</p>')
     momentum_pct = max(0.0, min(1.0, card.momentum)) * 100
     return (
         f'<article class="card" id="{e(card.category)}-{card.repo_id}" data-repo="{e(card.full_name)}" '
