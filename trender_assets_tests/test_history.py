@@ -113,15 +113,19 @@ def _day_state(fake, index: int) -> None:
     repos[105].stars = 1 if 10 <= index <= 12 else 700 + index  # below the top 4 on those days
 
 
-def test_thirty_days_in_shuffled_order_equal_date_order(fake_github, database_url, engine, instance, monkeypatch):
+def test_thirty_days_in_shuffled_order_equal_date_order(fake_github, database_url, engine, monkeypatch):
     monkeypatch.setenv("TRENDER_NOW", "2026-11-15T15:00:00Z")
+    instance = dg.DagsterInstance.ephemeral()  # 180 runs; nothing here reads the instance back
     resources = make_resources(fake_github, database_url, repo_limit=4)
+    for repo_id in (101, 102, 105):  # created before the first day: a day holds only what existed then
+        fake_github._repos[repo_id].created_at = "2026-10-01T12:00:00Z"
     days = [date(2026, 10, 10) + timedelta(days=i) for i in range(30)]
 
     def build(order: list[int]) -> dict:
         with engine.begin() as conn:
             conn.execute(sa.text("truncate fact_repo_snapshots, dim_repositories, dim_repository_observations,"
-                                 " stg_repos_validated, stg_repos_rejected, raw_github_repos, github_http_cache"))
+                                 " stg_repos_validated, stg_repos_rejected, raw_github_repos, raw_partition_fetches,"
+                                 " github_http_cache"))
         for index in order:
             _day_state(fake_github, index)
             results = materialize_day(resources, instance, days[index], languages=["python", "render"])
