@@ -118,6 +118,8 @@ def _run_days(days: list[date], languages: list[str], refetch: bool, verbose: bo
                                  log_level="INFO" if verbose else "CRITICAL",
                                  engine=defs.resources["warehouse"].engine)
         _print_report(report)
+        if report.stopped:  # what completed is printed above; nothing more can be done now
+            raise TrenderError(report.stopped)
         failed += not report.succeeded
     if failed:
         click.echo(f"trender: {failed} of {len(days)} day(s) failed; see the lines marked FAIL", err=True)

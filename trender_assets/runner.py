@@ -7,7 +7,10 @@ the instance, so it shows in the UI next to scheduled runs.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +20,7 @@ from typing import Iterable, Optional
 import dagster as dg
 import sqlalchemy as sa
 
-from trender_assets.errors import ConfigurationError
+from trender_assets.errors import ConfigurationError, WarehouseUnavailable
 from trender_assets.partitions import partition_key_for
 from trender_assets.run_records import record_run
 
@@ -43,10 +46,11 @@ class Outcome:
 class DayReport:
     day: date
     outcomes: list[Outcome] = field(default_factory=list)
+    stopped: Optional[str] = None  # why the day ended early (the database went away), one line
 
     @property
     def succeeded(self) -> bool:
-        return bool(self.outcomes) and all(o.succeeded for o in self.outcomes)
+        return self.stopped is None and bool(self.outcomes) and all(o.succeeded for o in self.outcomes)
 
 
 def instance_home() -> Path:
@@ -93,7 +97,11 @@ def get_instance() -> dg.DagsterInstance:
     # Dagster's SQLite storage creates its tables unguarded: two commands on a fresh DAGSTER_HOME
     # collide ("table runs already exists"). Opening instances one at a time costs milliseconds.
     with FileLock(home / ".trender-instance.lock"):
-        return dg.DagsterInstance.get()
+        instance = dg.DagsterInstance.get()
+    # A day is five runs in one process: keep Dagster's PostgreSQL connections between events, as its
+    # webserver does, instead of opening one per event (a no-op for SQLite).
+    instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
+    return instance
 
 
 def _root_cause(error) -> str:
@@ -169,30 +177,64 @@ def materialize_day(
     """Run the day; ``log_level`` sets Dagster's console logging (the summary says what happened).
     With ``engine``, each run is recorded in fact_workflow_runs (no daemon watches in-process runs)."""
     report = DayReport(day)
+    loggers = {"console": {"config": {"log_level": log_level}}}
 
-    def record(result: dg.ExecuteInProcessResult) -> None:
-        if engine is not None:
-            record_run(engine, instance, result.dagster_run, "succeeded" if result.success else "failed")
+    def run(job_name: str, partition_key, run_config: dict) -> bool:
+        """Execute, summarize and record one run; False when the database went away (the day stops)."""
+        held = io.StringIO()  # Dagster's storage reports each retry on stderr, then gives up
+        quiet = log_level == "CRITICAL"  # with --verbose, Dagster's logs stream as they come
+        try:
+            with contextlib.redirect_stderr(held) if quiet else contextlib.nullcontext():
+                result = defs.resolve_job_def(job_name).execute_in_process(
+                    partition_key=partition_key, instance=instance, run_config=run_config, raise_on_error=False,
+                    tags=tags,
+                )
+                report.outcomes.extend(summarize(result, str(partition_key)))
+                if engine is not None:
+                    record_run(engine, instance, result.dagster_run, "succeeded" if result.success else "failed")
+        except Exception as exc:
+            if not _is_database_failure(exc):
+                sys.stderr.write(held.getvalue())
+                raise
+            # the retries' chatter is about this one cause: the line below says it once
+            report.stopped = f"the database went away mid-run; stopped after the lines above: {_first_line(exc)}"
+            return False
+        sys.stderr.write(held.getvalue())
         if was_interrupted(result):
             raise KeyboardInterrupt  # the run is recorded; the command stops rather than go on
+        return True
 
-    ingest = defs.resolve_job_def("ingest_job")
-    loggers = {"console": {"config": {"log_level": log_level}}}
-    run_config = {"ops": {"raw_github_repos": {"config": {"refetch": refetch}}}, "loggers": loggers}
+    raw_config = {"refetch": refetch}
     for language in languages:
         key = partition_key_for(day.isoformat(), language)
-        result = ingest.execute_in_process(
-            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
-        )
-        record(result)
-        report.outcomes.extend(summarize(result, str(key)))
+        if not run("ingest_job", key, {"ops": {"raw_github_repos": {"config": raw_config}}, "loggers": loggers}):
+            return report
     if not report.succeeded:
         report.outcomes.append(Outcome("FAIL", "marts_job", day.isoformat(), "not run: ingestion failed"))
         return report
-    marts = defs.resolve_job_def("marts_job").execute_in_process(
-        partition_key=day.isoformat(), instance=instance, raise_on_error=False, tags=tags,
-        run_config={"loggers": loggers},
-    )
-    record(marts)
-    report.outcomes.extend(summarize(marts, day.isoformat()))
+    run("marts_job", day.isoformat(), {"loggers": loggers})
     return report
+
+
+def _database_causes(exc: Optional[BaseException]):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _is_database_failure(exc: BaseException) -> bool:
+    """A lost or refused connection to PostgreSQL (the warehouse, or Dagster's own storage there),
+    as opposed to a bug: those keep their traceback."""
+    return any(isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError, WarehouseUnavailable))
+               or (isinstance(e, sa.exc.DBAPIError) and e.connection_invalidated)
+               or any(c.__name__ == "DagsterPostgresException" for c in type(e).__mro__)
+               for e in _database_causes(exc))
+
+
+def _first_line(exc: BaseException) -> str:
+    """What PostgreSQL said, from the innermost database error."""
+    errors = [e for e in _database_causes(exc) if isinstance(e, sa.exc.DBAPIError)]
+    cause = (errors[-1].orig or errors[-1]) if errors else exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]

@@ -1,9 +1,13 @@
-"""Two `trender run` of one day started at once: both end well, GitHub is asked for one day only,
-and the warehouse holds exactly what one clean run stores.
+"""Concurrency and outages of `trender run`.
 
-Each case starts from a fresh Dagster instance, where the two processes also race to create
-Dagster's own storage: a DAGSTER_HOME of the user's (SQLite), and trender's default instance in
-PostgreSQL, in the test server's database and in the embedded server of a fresh TRENDER_DATA_DIR.
+Two runs of one day started at once both end well, GitHub is asked for one day only, and the
+warehouse holds exactly what one clean run stores. Each case starts from a fresh Dagster instance,
+where the two processes also race to create Dagster's own storage: a DAGSTER_HOME of the user's
+(SQLite), and trender's default instance in PostgreSQL, in the test server's database and in the
+embedded server of a fresh TRENDER_DATA_DIR.
+
+The database going away mid-run (cut off when the fake GitHub is asked for the third language)
+prints what completed, one line, and exits 1.
 """
 
 from __future__ import annotations
@@ -120,3 +124,51 @@ def test_two_runs_of_one_day_at_once_end_well_and_ask_github_once(instance, cli_
     assert clean.returncode == 0, clean.stderr
     assert concurrent == warehouse_dump(engine)
     assert concurrent_requests == github_work(fake_github) - before  # one day's budget, not two
+
+
+# -- the database going away mid-run -------------------------------------------------------------
+
+def cut_off(database_url: str) -> None:
+    """The database goes away: every session is terminated and no new one is accepted."""
+    url = sa.make_url(database_url)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'alter database "{url.database}" allow_connections false'))
+        conn.execute(sa.text("select pg_terminate_backend(pid) from pg_stat_activity where datname = :d"),
+                     {"d": url.database})
+    admin.dispose()
+
+
+@pytest.mark.parametrize("instance_kind", ["own_sqlite_home", "default_instance"])
+def test_database_going_away_mid_run_prints_what_completed_and_one_line(instance_kind, cli_env, database_url,
+                                                                        fake_github, monkeypatch):
+    from trender_assets_tests.e2e_support import fresh_database
+
+    with fresh_database(database_url, "trender_gone") as throwaway:
+        env = {**cli_env, "DATABASE_URL": throwaway}
+        if instance_kind == "default_instance":  # Dagster's own storage goes away with the warehouse
+            del env["DAGSTER_HOME"]
+        respond = fake_github._respond
+
+        def respond_then_cut_off_at_go(method, path, query, headers, body):
+            if path.startswith("/search/repositories") and "language:Go" in query.get("q", ""):
+                if not getattr(fake_github, "cut", False):
+                    fake_github.cut = True
+                    cut_off(throwaway)  # python and typescript are stored; go is being fetched
+            return respond(method, path, query, headers, body)
+
+        monkeypatch.setattr(fake_github, "_respond", respond_then_cut_off_at_go)
+        result = trender(env, "run", "--date", DAY)
+
+    assert fake_github.cut
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for language in ("python", "typescript"):  # what completed
+        assert any(line.startswith("ok") and "raw_github_repos" in line and f"{DAY}|{language}" in line
+                   for line in lines), result.stdout
+        assert any(line.startswith("ok") and "stg_repos_validated" in line and f"{DAY}|{language}" in line
+                   for line in lines), result.stdout
+    assert not any(f"{DAY}|render" in line for line in lines)  # nothing ran after the database went away
+    [error] = result.stderr.strip().splitlines()
+    assert error.startswith("trender: error: ") and "database" in error, error
