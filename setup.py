@@ -10,6 +10,8 @@ setup(
         "dagster>=1.13.27,<1.14",
         "dagster-webserver>=1.13.27,<1.14",
         "dagster-postgres>=0.29.27",
+        "psycopg2-binary>=2.9",  # the default instance's storage names the driver dagster-postgres is built on
+        "filelock>=3.12",  # opening a SQLite DAGSTER_HOME one process at a time
         "httpx>=0.28",
         "pandas>=2.2",
         "sqlalchemy>=2.0.36",
