@@ -68,7 +68,11 @@ def test_dagster_dev_runs_the_pipeline_on_the_production_instance(dagster_dev, e
     dev = dagster_dev
     day = today.isoformat()
     days = [(today - timedelta(days=n)).isoformat() for n in (3, 2, 1)]
-    per_day = sum(len(ids) for ids in scenario.EXPECTED.values())
+    # a past day holds only the repositories created by then (the scenario is moved to play today)
+    created = {r.id: datetime.fromisoformat(r.created_at).date() + (today - scenario.DAY) for r in scenario.repos()}
+    created[403] = today - timedelta(days=30)  # the code-search decoy scenario.serve adds
+    facts_on = {d: sum(created[i].isoformat() <= d for ids in scenario.EXPECTED.values() for i in ids)
+                for d in [*days, day]}
 
     # --- the instance is the production one: PostgreSQL storage, pools, run limits ----------------
     monkeypatch.setenv("DAGSTER_PG_URL", dev.env["DAGSTER_PG_URL"])
@@ -165,7 +169,7 @@ def test_dagster_dev_runs_the_pipeline_on_the_production_instance(dagster_dev, e
     backfill_runs = dev.runs({"dagster/backfill": backfill["backfillId"]})
     assert len(backfill_runs) >= 12 and all(r["status"] == "SUCCESS" for r in backfill_runs)
     stored = rows(engine, "select snapshot_date::text as d, count(*) as n from fact_repo_snapshots group by 1 order by 1")
-    assert stored == [{"d": d, "n": per_day} for d in [*days, day]]
+    assert stored == [{"d": d, "n": facts_on[d]} for d in [*days, day]]
     assert rows(engine, "select count(*) as n from dim_repositories where is_current")[0]["n"] == len(
         set().union(*scenario.EXPECTED.values()))
     assert sorted(p.name for p in dev.report_dir.glob("trending-*.html")) == [f"trending-{d}.html" for d in [*days, day]]
