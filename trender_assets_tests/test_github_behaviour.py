@@ -138,11 +138,24 @@ def test_search_and_code_search_are_paced_per_resource(fake_github, clock):
         gh.search_code("filename:render.yaml path:/", 10)
     gh.search_repositories("language:Go", 5)
     gh.search_repositories("language:Go", 5)
-    code_waits = [s for s in clock.sleeps if s > 2.5]
-    assert len(code_waits) == 2 and all(abs(w - 60 / 9) < 0.01 for w in code_waits)
-    assert sum(1 for s in clock.sleeps if abs(s - 2.0) < 0.01) == 1  # search: 30/min
+    # each resource: one search at a time, 2 s apart (octokit's spacing); 2 code + 1 repository waits
+    assert [round(s, 2) for s in clock.sleeps] == [2.0, 2.0, 2.0]
     gh.get_repository("alpha/snake")  # core is not held back by search pacing
     assert len(clock.sleeps) == 3
+
+
+def test_code_search_keeps_its_per_minute_limit_by_the_quota_github_reports(clock):
+    """Spaced 2 s apart, code search could start 30 a minute; GitHub allows 9, so the tenth waits
+    for the window's reset instead of meeting a 403."""
+    with scenario.serve(FakeGitHub(token=scenario.TOKEN, clock=clock.clock)) as fake:
+        gh = client(fake, clock)
+        for _ in range(12):
+            gh.search_code("filename:render.yaml path:/", 10)
+        statuses = [r.status for r in fake.requests if r.path == "/search/code"]
+        gh.close()
+    assert statuses == [200] * 12  # no request was sent into the spent bucket
+    assert sorted(clock.sleeps)[-1] > 30  # the wait for the reset
+    assert clock.sleeps.count(2.0) >= 8  # otherwise 2 s apart
 
 
 def test_an_exhausted_search_quota_does_not_block_core(fake_github, clock):

@@ -1,7 +1,8 @@
 """Rate-limit bookkeeping per token and per GitHub resource (core, search, code_search, graphql).
 
 GitHub counts requests against separate resources, each with its own window; it reports them in
-``x-ratelimit-*`` headers. The governor paces search and code search under their per-minute limits,
+``x-ratelimit-*`` headers. The governor spaces searches 2 s apart, keeps every bucket within what
+GitHub reports as remaining,
 remembers when a token is exhausted or inside a ``retry-after`` window, and picks the token with
 the most quota left.
 
@@ -19,8 +20,11 @@ from typing import Callable, Optional, Sequence
 
 from trender_assets.errors import GitHubRateLimited
 
-PER_MINUTE = {"search": 30, "code_search": 9}
-"""Authenticated per-minute limits; code search is 9/min per GitHub's docs (10 per the spec)."""
+SEARCH_SPACING = 2.0
+"""Seconds between searches (repository and code search) of one token, as octokit's throttling
+plugin does. GitHub's per-minute limits (search 30, code search 10) are then kept by the quota
+GitHub reports: a bucket at ``remaining: 0`` waits for its reset, so code search never bursts past
+its limit even though it may start 2 s apart."""
 ANONYMOUS_PER_MINUTE = {"search": 10}
 RESOURCES = ("core", "search", "code_search", "graphql")
 RESET_MARGIN = 1.0
@@ -72,9 +76,11 @@ class RateGovernor:
         return self._quotas.setdefault((identity, resource), Quota())
 
     def _interval(self, identity: str, resource: str) -> float:
-        limits = ANONYMOUS_PER_MINUTE if identity == "anonymous" else PER_MINUTE
-        per_minute = limits.get(resource)
-        return 60.0 / per_minute if (per_minute and self._pace) else 0.0
+        if not self._pace or resource not in ("search", "code_search"):
+            return 0.0
+        if identity == "anonymous":  # 10 a minute, and no header to trust before the first answer
+            return 60.0 / ANONYMOUS_PER_MINUTE["search"]
+        return SEARCH_SPACING
 
     def acquire(self, identities: Sequence[str], resource: str, what: str) -> str:
         """Reserve one request: the token that is not blocked and has the most quota left. Waits
