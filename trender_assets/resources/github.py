@@ -6,12 +6,15 @@ Assets never build URLs; they ask for "the trending repositories of a language o
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import dagster as dg
 import sqlalchemy as sa
@@ -31,6 +34,36 @@ from trender_assets.resources.github_credentials import (
     OAuthUserToken,
     StaticToken,
 )
+
+
+_partition_spend: contextvars.ContextVar[Optional[Telemetry]] = contextvars.ContextVar(
+    "trender_partition_telemetry", default=None)
+
+
+class RunTelemetry(Telemetry):
+    """The client's telemetry for the whole run, which also counts each request, retry, wait and
+    anomaly into the telemetry of the partition being fetched on that thread (see
+    ``GitHubResource.partition_telemetry``): partitions fetched at once share one client."""
+
+    def note(self, anomaly: str) -> None:
+        super().note(anomaly)
+        if (scoped := _partition_spend.get()) is not None:
+            scoped.note(anomaly)
+
+    def record(self, resource: str, response, path: str) -> None:
+        super().record(resource, response, path)
+        if (scoped := _partition_spend.get()) is not None:
+            scoped.record(resource, response, path)
+
+    def add_wait(self, seconds: float) -> None:
+        super().add_wait(seconds)
+        if (scoped := _partition_spend.get()) is not None:
+            scoped.add_wait(seconds)
+
+    def add_retry(self) -> None:
+        super().add_retry()
+        if (scoped := _partition_spend.get()) is not None:
+            scoped.add_retry()
 
 
 @dataclass(frozen=True)
@@ -80,6 +113,7 @@ class GitHubResource(dg.ConfigurableResource):
     and one GraphQL query (~1 of 5,000 points/h); the metadata says how many were scanned of how many."""
 
     _client: Optional[GitHubClient] = PrivateAttr(default=None)
+    _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _engine: Optional[sa.Engine] = PrivateAttr(default=None)
     _sleep: Optional[Callable[[float], None]] = PrivateAttr(default=None)
 
@@ -121,7 +155,7 @@ class GitHubResource(dg.ConfigurableResource):
 
     def _make_client(self) -> GitHubClient:
         kwargs = {"sleep": self._sleep} if self._sleep else {}
-        return GitHubClient(
+        client = GitHubClient(
             api_url=self.api_url,
             api_version=self.api_version,
             timeout_seconds=self.timeout_seconds,
@@ -136,12 +170,16 @@ class GitHubResource(dg.ConfigurableResource):
             logger=dg.get_dagster_logger("trender.github"),
             **kwargs,
         )
+        client.telemetry = RunTelemetry()
+        return client
 
     @property
     def client(self) -> GitHubClient:
-        if self._client is None:
-            self._client = self._make_client()
-        return self._client
+        """One client per run, shared by the partitions it fetches at once (one rate governor)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
 
     @property
     def has_token(self) -> bool:
@@ -150,7 +188,21 @@ class GitHubResource(dg.ConfigurableResource):
 
     @property
     def telemetry(self) -> Telemetry:
+        """What the whole run cost (every partition it fetched)."""
         return self.client.telemetry
+
+    @contextmanager
+    def partition_telemetry(self) -> Iterator[Telemetry]:
+        """What the requests made inside this block (and the README threads it starts) cost: one
+        partition's figures while other partitions use the same client. Quota left is the run's."""
+        spent = Telemetry()
+        token = _partition_spend.set(spent)
+        try:
+            yield spent
+        finally:
+            _partition_spend.reset(token)
+            if self._client is not None:
+                spent.remaining = dict(self._client.telemetry.remaining)
 
     def rate_limit(self) -> dict:
         return self.client.rate_limit()
@@ -232,4 +284,6 @@ class GitHubResource(dg.ConfigurableResource):
             return self.client.get_readme(name, self.readme_max_chars)
 
         with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
-            return dict(zip(full_names, pool.map(one, full_names)))
+            # each task runs in a copy of the caller's context: it counts to the caller's partition
+            futures = [pool.submit(contextvars.copy_context().run, one, name) for name in full_names]
+            return dict(zip(full_names, (f.result() for f in futures)))
