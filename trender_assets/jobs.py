@@ -11,7 +11,7 @@ from trender_assets.retention import retention_job
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=[raw_github_repos, stg_repos_validated],
-    description="Fetch and validate one (date, language) partition.",
+    description="Fetch and validate (date, language) partitions: one, or a range of them in one run.",
 )
 marts_job = dg.define_asset_job(
     "marts_job",

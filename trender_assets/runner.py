@@ -1,14 +1,16 @@
 """Materializes whole days in-process, in the Dagster instance of DAGSTER_HOME, and summarizes them.
 
-The date x language assets and the daily marts cannot share one job, so a day is four
-``ingest_job`` runs (one per language) followed by one ``marts_job`` run. Every run is recorded in
-the instance, so it shows in the UI next to scheduled runs.
+The date x language assets and the daily marts cannot share one job, so a day is one
+``ingest_job`` run of its languages' partitions (one per contiguous block of them: all four are
+one) followed by one ``marts_job`` run. Every run is recorded in the instance, so it shows in the
+UI next to scheduled runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import sys
 import tempfile
@@ -20,8 +22,9 @@ from typing import Iterable, Optional
 import dagster as dg
 import sqlalchemy as sa
 
+from trender_assets.assets.ranges import day_range_tags, language_blocks
 from trender_assets.errors import ConfigurationError, WarehouseUnavailable
-from trender_assets.partitions import partition_key_for
+from trender_assets.partitions import LANGUAGES, partition_key_for
 from trender_assets.run_records import record_run
 
 
@@ -125,6 +128,8 @@ def _describe(metadata: dict) -> tuple[str, str]:
         parts.append(f"{_value(metadata['rejected_count'])} rejected")
     if "source" in metadata and str(_value(metadata["source"])).startswith("stored"):
         parts.append("reused stored raw data")
+    if "refetch_hint" in metadata:
+        parts.append(str(_value(metadata["refetch_hint"])))
     if "github_requests" in metadata:
         parts.append(f"{_value(metadata['github_requests'])} GitHub requests")
     if "path" in metadata:  # a file the asset wrote (the trending report)
@@ -133,6 +138,7 @@ def _describe(metadata: dict) -> tuple[str, str]:
 
 
 def summarize(result: dg.ExecuteInProcessResult, partition: str) -> list[Outcome]:
+    """One line per asset partition and check of a run (a range run's partitions in key order)."""
     outcomes: list[Outcome] = []
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
@@ -148,11 +154,34 @@ def summarize(result: dg.ExecuteInProcessResult, partition: str) -> list[Outcome
                 f"check on {ev.asset_key.to_user_string()}" + ("" if ev.passed else f": {failed}"),
             ))
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            error = event.event_specific_data.error
-            outcomes.append(Outcome("FAIL", event.step_key, partition, _root_cause(error)))
+            outcomes.extend(_failure_outcomes(event, partition))
     if not result.success and not any(o.status == "FAIL" for o in outcomes):
         outcomes.append(Outcome("FAIL", result.job_def.name, partition, "run failed"))
-    return outcomes
+    return _in_key_order(outcomes)
+
+
+def _key_order(partition: str) -> tuple:
+    day, _, language = partition.partition("|")
+    return day, LANGUAGES.index(language) if language in LANGUAGES else -1
+
+
+def _in_key_order(outcomes: list[Outcome]) -> list[Outcome]:
+    """Each asset's consecutive lines sorted by partition: Dagster reports a range in no set order."""
+    return [o for _, lines in itertools.groupby(outcomes, key=lambda o: o.name)
+            for o in sorted(lines, key=lambda o: _key_order(o.partition))]
+
+
+def _failure_outcomes(event: dg.DagsterEvent, partition: str) -> list[Outcome]:
+    """A failed step: one line, or for a range run one line per partition (see assets/ranges.py)."""
+    data = event.event_specific_data
+    metadata = data.user_failure_data.metadata if data.user_failure_data is not None else {}
+    failed = _value(metadata.get("failed_partitions")) or {}
+    if not failed:
+        return [Outcome("FAIL", event.step_key, partition, _root_cause(data.error))]
+    written = _value(metadata.get("written_partitions")) or {}
+    return [*(Outcome("FAIL", event.step_key, key, cause) for key, cause in failed.items()),
+            *(Outcome("kept", event.step_key, key, f"{rows} rows written, not recorded as materialized: the run "
+                      "failed (a re-run reuses them)") for key, rows in written.items())]
 
 
 def was_interrupted(result: dg.ExecuteInProcessResult) -> bool:
@@ -171,6 +200,7 @@ def materialize_day(
     languages: Iterable[str],
     refetch: bool = False,
     tags: Optional[dict[str, str]] = None,
+    allow_smaller: bool = False,
     log_level: str = "CRITICAL",
     engine: Optional[sa.Engine] = None,
 ) -> DayReport:
@@ -179,7 +209,7 @@ def materialize_day(
     report = DayReport(day)
     loggers = {"console": {"config": {"log_level": log_level}}}
 
-    def run(job_name: str, partition_key, run_config: dict) -> bool:
+    def run(job_name: str, partition_key, run_config: dict, range_tags: Optional[dict[str, str]] = None) -> bool:
         """Execute, summarize and record one run; False when the database went away (the day stops)."""
         held = io.StringIO()  # Dagster's storage reports each retry on stderr, then gives up
         quiet = log_level == "CRITICAL"  # with --verbose, Dagster's logs stream as they come
@@ -187,9 +217,10 @@ def materialize_day(
             with contextlib.redirect_stderr(held) if quiet else contextlib.nullcontext():
                 result = defs.resolve_job_def(job_name).execute_in_process(
                     partition_key=partition_key, instance=instance, run_config=run_config, raise_on_error=False,
-                    tags=tags,
+                    tags={**(tags or {}), **(range_tags or {})},
                 )
-                report.outcomes.extend(summarize(result, str(partition_key)))
+                label = str(partition_key) if partition_key else "..".join((range_tags or {}).values())
+                report.outcomes.extend(summarize(result, label))
                 if engine is not None:
                     record_run(engine, instance, result.dagster_run, "succeeded" if result.success else "failed")
         except Exception as exc:
@@ -204,10 +235,14 @@ def materialize_day(
             raise KeyboardInterrupt  # the run is recorded; the command stops rather than go on
         return True
 
-    raw_config = {"refetch": refetch}
-    for language in languages:
-        key = partition_key_for(day.isoformat(), language)
-        if not run("ingest_job", key, {"ops": {"raw_github_repos": {"config": raw_config}}, "loggers": loggers}):
+    ingest_config = {"ops": {"raw_github_repos": {"config": {"refetch": refetch, "allow_smaller": allow_smaller}}},
+                     "loggers": loggers}
+    for block in language_blocks(languages):  # one run per contiguous range: its categories fetched at once
+        if len(block) == 1:
+            ingested = run("ingest_job", partition_key_for(day.isoformat(), block[0]), ingest_config)
+        else:
+            ingested = run("ingest_job", None, ingest_config, day_range_tags(day.isoformat(), block))
+        if not ingested:
             return report
     if not report.succeeded:
         report.outcomes.append(Outcome("FAIL", "marts_job", day.isoformat(), "not run: ingestion failed"))

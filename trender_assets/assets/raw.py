@@ -8,10 +8,11 @@ import dagster as dg
 import sqlalchemy as sa
 
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
+from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_partitions
 from trender_assets.clock import utc_now
 from trender_assets.logic.raw_items import storable_item
 from trender_assets.partition_lock import holding_partition
-from trender_assets.partitions import LANGUAGE_LABELS, RENDER, date_language_partitions, split_partition_key
+from trender_assets.partitions import LANGUAGE_LABELS, RENDER, date_language_partitions
 from trender_assets.raw_fetches import expired_categories, record_fetch, refetch_refusal, shrink_refusal, stored_partition
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
 
@@ -54,8 +55,16 @@ def _repo_limit(settings: TrenderSettings, github: GitHubResource) -> int:
     return settings.dev_repo_limit if (settings.dev_mode or not github.has_token) else settings.repo_limit
 
 
+RAW_PARTITIONS_AT_ONCE = 4
+"""Partitions of a range run fetched at once: a day's four categories. Their requests share the
+run's one GitHub client, whose governor and in-flight bound (``max_concurrency``) hold however
+many partitions wait on it; more at once would only hold more READMEs in memory and more
+warehouse connections (each partition holds one for its lock while it fetches)."""
+
+
 @dg.asset(
     partitions_def=date_language_partitions,
+    backfill_policy=RANGE_BACKFILL_POLICY,
     pool="github_api",
     group_name="ingest",
     kinds={"github", "postgres"},
@@ -74,11 +83,23 @@ def raw_github_repos(
     their READMEs and the full API JSON, as fetched. A day whose raw data is still stored is reused
     without calling GitHub unless ``refetch`` is set; a day whose raw data retention deleted is not
     re-fetched unless ``refetch`` is set, and a refetch never shrinks a stored partition unless
-    ``allow_smaller`` is set. Two runs of one partition at once take turns: the second reuses."""
-    day_key, language = split_partition_key(context.partition_key)
-    with holding_partition(warehouse.engine, "raw_github_repos", f"{day_key}|{language}", on_wait=lambda: (
-            context.log.info(f"{day_key}|{language}: another run is fetching this partition; waiting for it"))):
-        return _fetch_or_reuse(context, config, github, warehouse, settings, date.fromisoformat(day_key), language)
+    ``allow_smaller`` is set. Two runs of one partition at once take turns: the second reuses.
+
+    A run may cover a range of partitions (a day's four categories, or a backfill's range): up to
+    four are fetched at once through the run's one GitHub client, so GitHub's limits hold for all
+    of them and their waits overlap. Each partition keeps its own lock, reuse and refusal rules,
+    transaction and metadata (GitHub figures are that partition's requests; quota left is the
+    run's). If any partition fails, the others still finish and are written; the step then fails
+    naming each failed partition, and Dagster records no materialization for the range (a re-run
+    reuses what was written)."""
+    github.attach_warehouse(warehouse.engine)  # before any thread asks for the shared client
+
+    def one(day_key: str, language: str) -> dict:
+        with holding_partition(warehouse.engine, "raw_github_repos", f"{day_key}|{language}", on_wait=lambda: (
+                context.log.info(f"{day_key}|{language}: another run is fetching this partition; waiting for it"))):
+            return _fetch_or_reuse(context, config, github, warehouse, settings, date.fromisoformat(day_key), language)
+
+    return materialize_partitions(context, one, at_once=RAW_PARTITIONS_AT_ONCE)
 
 
 def _fetch_or_reuse(
@@ -89,7 +110,8 @@ def _fetch_or_reuse(
     settings: TrenderSettings,
     day: date,
     language: str,
-) -> dg.MaterializeResult:
+) -> dict:
+    """One partition: reuse, refuse, skip or fetch and replace it; its materialization metadata."""
     day_key = day.isoformat()
     limit = _repo_limit(settings, github)
     with warehouse.engine.connect() as conn:
@@ -107,7 +129,7 @@ def _fetch_or_reuse(
                 f"fetched {'without a token' if not stored.authenticated else 'dev-sized'} (up to "
                 f"{stored.repo_limit} repositories); --refetch asks GitHub again for the full {limit}")
             context.log.warning(f"{day_key}|{language}: {metadata['refetch_hint']}")
-        return dg.MaterializeResult(metadata=metadata)
+        return metadata
     if expired and not config.refetch:
         raise dg.Failure(refetch_refusal(day, expired), allow_retries=False)
 
@@ -115,22 +137,21 @@ def _fetch_or_reuse(
     if skip:
         context.log.warning(f"{day_key}|{language} skipped: {skip}")
         if stored.rows:  # a skipped refetch keeps what is stored rather than emptying the partition
-            return dg.MaterializeResult(metadata={
-                "dagster/row_count": stored.rows, "skipped": f"{skip}; the {stored.rows} stored rows are kept"})
-        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "skipped": skip})
+            return {"dagster/row_count": stored.rows, "skipped": f"{skip}; the {stored.rows} stored rows are kept"}
+        return {"dagster/row_count": 0, "skipped": skip}
     if stored.rows > limit and not config.allow_smaller:
         raise dg.Failure(shrink_refusal(stored.rows, limit, github.has_token), allow_retries=False)
 
-    github.attach_warehouse(warehouse.engine)
     fetched_at = utc_now()
-    if language == RENDER:
-        found = github.render_projects(day, limit, settings.render_max_age_days)
-    else:
-        found = github.trending_repositories(LANGUAGE_LABELS[language], day, limit,
-                                             settings.pushed_within_days, settings.created_within_days)
-    items = found.items
-    names = [i["full_name"] for i in items if isinstance(i, dict) and isinstance(i.get("full_name"), str)]
-    readmes = github.readmes(names)
+    with github.partition_telemetry() as spent:  # this partition's requests, not its neighbours'
+        if language == RENDER:
+            found = github.render_projects(day, limit, settings.render_max_age_days)
+        else:
+            found = github.trending_repositories(LANGUAGE_LABELS[language], day, limit,
+                                                 settings.pushed_within_days, settings.created_within_days)
+        items = found.items
+        names = [i["full_name"] for i in items if isinstance(i, dict) and isinstance(i.get("full_name"), str)]
+        readmes = github.readmes(names)
 
     rows, preview = [], []
     for rank, item in enumerate(items, start=1):
@@ -176,9 +197,9 @@ def _fetch_or_reuse(
         "items_not_storable_as_sent": sum(1 for r in rows if r["item_status"]),
         "preview": markdown_table(preview, ["rank", "repository", "stars"]),
         **found.facts,
-        **github.telemetry.as_metadata(),
+        **spent.as_metadata(),
     }
     if day < fetched_at.date():
         metadata["note"] = (f"backfill of {day_key}: search windows are anchored to that day, "
                             f"but star counts are as of the fetch ({fetched_at.date().isoformat()})")
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata

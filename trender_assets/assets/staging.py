@@ -9,10 +9,11 @@ import dagster as dg
 import sqlalchemy as sa
 
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
+from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_partitions
 from trender_assets.assets.raw import raw_github_repos
 from trender_assets.logic.validation import RejectedRecord, clean_text, validate_repo
 from trender_assets.partition_lock import lock_partition
-from trender_assets.partitions import date_language_partitions, split_partition_key
+from trender_assets.partitions import date_language_partitions
 from trender_assets.raw_fetches import expired_categories, inputs_gone
 from trender_assets.resources import WarehouseResource
 
@@ -35,6 +36,7 @@ STG_SCHEMA = column_schema(
 @dg.asset(
     partitions_def=date_language_partitions,
     deps=[raw_github_repos],
+    backfill_policy=RANGE_BACKFILL_POLICY,  # the same as raw's, so a backfill runs both in one run
     group_name="ingest",
     kinds={"postgres", "python"},
     owners=OWNERS,
@@ -48,8 +50,19 @@ def stg_repos_validated(context: dg.AssetExecutionContext, warehouse: WarehouseR
     later than the snapshot day, pushed_at or updated_at, and counts within 0..2^31-1; timestamps
     become UTC and NUL bytes are stripped. A record raw could not store as sent (``item_status``)
     is rejected with that reason. A record that fails goes to ``stg_repos_rejected`` with its
-    reason, and the rest of the partition proceeds."""
-    day_key, language = split_partition_key(context.partition_key)
+    reason, and the rest of the partition proceeds.
+
+    A run may cover a range of partitions; each is validated in its own transaction with its own
+    metadata, one after another (the work is the database's and the interpreter's, not waits). If
+    one fails, the others are still written; the step then fails naming it, and Dagster records no
+    materialization for the range."""
+    return materialize_partitions(context, lambda day_key, language: _validate_partition(
+        context, warehouse, day_key, language))
+
+
+def _validate_partition(context: dg.AssetExecutionContext, warehouse: WarehouseResource, day_key: str,
+                        language: str) -> dict:
+    """Replace one partition's valid and rejected rows; its materialization metadata."""
     day = date.fromisoformat(day_key)
     params = {"d": day, "l": language}
 
@@ -107,7 +120,7 @@ def stg_repos_validated(context: dg.AssetExecutionContext, warehouse: WarehouseR
     for r in rejected:
         context.log.warning(f"rejected {r['name'] or r['repo_id'] or 'a record'}: {r['reason']}")
     reasons = Counter(r["reason"] for r in rejected)
-    return dg.MaterializeResult(metadata={
+    return {
         "dagster/row_count": len(valid),
         "valid_count": len(valid),
         "rejected_count": len(rejected),
@@ -117,4 +130,4 @@ def stg_repos_validated(context: dg.AssetExecutionContext, warehouse: WarehouseR
               "language": v["glang"]} for v in valid),
             ["repository", "stars", "created", "language"],
         ),
-    })
+    }

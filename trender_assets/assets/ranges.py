@@ -1,0 +1,124 @@
+"""Range runs: one step of raw or staging materializes 1..N date x language partitions.
+
+A day's four categories in one run share one GitHub client (one rate governor, one in-flight
+bound), so their waits overlap; an asset backfill of many days needs few runs. Each partition
+still keeps its own lock, transaction and metadata: this module runs them, hands each partition's
+metadata to its own materialization, and decides what a failure means for the range.
+
+Failure scope: every partition is attempted, and each one's write stands on its own (idempotent,
+reused by a re-run). When any fails, the step fails naming each failed partition and its cause,
+and Dagster records no materialization for the range: nothing claims a partition the run did not
+finish as a whole. A single-partition run behaves as before: its error propagates unchanged.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Iterable
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from trender_assets.partitions import LANGUAGES, partition_key_for, split_partition_key
+
+RANGE_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+"""An asset backfill asks for one run per contiguous key range: a day's four categories (up to
+four days), or one category over many days. A run records its materializations only when its step
+ends, and one failed partition leaves its whole range unrecorded: a month of one category per run
+bounds both (a month of render discovery at GitHub's code-search limit is already an hour), while
+a 30-day backfill stays at four ingest runs."""
+
+PartitionWork = Callable[[str, str], dict[str, Any]]
+"""(day, language) -> that partition's materialization metadata; raises when it fails."""
+
+
+def materialize_partitions(context: dg.AssetExecutionContext, work: PartitionWork,
+                           at_once: int = 1) -> dg.MaterializeResult:
+    """Run ``work`` for each partition of the run, up to ``at_once`` at a time."""
+    keys = [str(key) for key in context.partition_keys]
+    if len(keys) == 1:
+        return dg.MaterializeResult(metadata=work(*split_partition_key(keys[0])))
+
+    written: dict[str, dict[str, Any]] = {}
+    failed: dict[str, Exception] = {}
+    if at_once <= 1:
+        for key in keys:
+            try:
+                written[key] = work(*split_partition_key(key))
+            except Exception as exc:  # noqa: BLE001 - named in the range's failure below
+                failed[key] = exc
+    else:
+        pool = ThreadPoolExecutor(max_workers=min(at_once, len(keys)), thread_name_prefix="partition")
+        try:
+            futures: dict[str, Future] = {key: pool.submit(work, *split_partition_key(key)) for key in keys}
+            for key, future in futures.items():
+                try:
+                    written[key] = future.result()
+                except Exception as exc:  # noqa: BLE001 - named in the range's failure below
+                    failed[key] = exc
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # interrupted: start no further partition
+            raise
+        pool.shutdown()
+
+    if failed:
+        failure = range_failure(context.assets_def.key.to_user_string(), keys, written, failed)
+        raise failure from next(iter(failed.values()))
+    for key in keys:
+        context.add_asset_metadata(written[key], partition_key=key)
+    return dg.MaterializeResult()
+
+
+def failure_cause(exc: BaseException) -> str:
+    text = exc.description if isinstance(exc, dg.Failure) and exc.description else str(exc)
+    return (text.strip().splitlines() or [type(exc).__name__])[0]
+
+
+def range_failure(asset: str, keys: list[str], written: dict[str, dict[str, Any]],
+                  failed: dict[str, Exception]) -> dg.Failure:
+    causes = {key: failure_cause(exc) for key, exc in failed.items()}
+    stored = {key: _row_count(meta) for key, meta in written.items()}
+    description = (
+        f"{len(failed)} of {len(keys)} partitions of {asset} failed: "
+        + "; ".join(f"{key}: {cause}" for key, cause in causes.items())
+        + (f". The other {len(written)} were written and a re-run reuses them, but this run records no "
+           "materialization for any of its partitions" if written else "")
+    )
+    return dg.Failure(
+        description=description,
+        metadata={"failed_partitions": dg.MetadataValue.json(causes),
+                  "written_partitions": dg.MetadataValue.json(stored)},
+        allow_retries=all(getattr(exc, "allow_retries", True) for exc in failed.values()),
+    )
+
+
+def _row_count(metadata: dict[str, Any]) -> Any:
+    value = metadata.get("dagster/row_count")
+    return getattr(value, "value", value)
+
+
+def language_blocks(languages: Iterable[str]) -> list[list[str]]:
+    """The selected languages in partition order, cut where that order skips one: each block is
+    one contiguous key range of a day (all four, python..go, or render alone...)."""
+    wanted = set(languages)
+    unknown = wanted - set(LANGUAGES)
+    if unknown:
+        raise ValueError(f"unknown languages: {', '.join(sorted(unknown))}")
+    blocks: list[list[str]] = []
+    previous = None
+    for index, language in enumerate(LANGUAGES):
+        if language not in wanted:
+            continue
+        if blocks and previous == index - 1:
+            blocks[-1].append(language)
+        else:
+            blocks.append([language])
+        previous = index
+    return blocks
+
+
+def day_range_tags(day: str, block: list[str]) -> dict[str, str]:
+    """Run tags that make one run of ``block``'s partitions of ``day`` (as an asset backfill tags
+    its range runs)."""
+    return {ASSET_PARTITION_RANGE_START_TAG: str(partition_key_for(day, block[0])),
+            ASSET_PARTITION_RANGE_END_TAG: str(partition_key_for(day, block[-1]))}
