@@ -200,7 +200,7 @@ def retention(dry_run: bool, as_of: Optional[str]) -> None:
     sys.exit(0)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})  # -h: dagster's --host
 @click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
 def dev(dagster_args: tuple[str, ...]) -> None:
     """Start `dagster dev` on this project, sharing the instance `trender run` uses.

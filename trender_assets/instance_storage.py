@@ -60,7 +60,7 @@ _LEGACY_DEFAULT_YAML = "# trender's default Dagster instance: local storage in t
 
 
 def default_instance_home() -> Path:
-    return data_dir() / "dagster_home"
+    return (data_dir() / "dagster_home").absolute()  # Dagster requires DAGSTER_HOME to be absolute
 
 
 def write_default_config(home: Path) -> None:
