@@ -110,9 +110,9 @@ def test_trender_dev_is_plain_dagster_dev_in_the_checkout(default_env, monkeypat
 
     monkeypatch.setattr(os, "execvp", execvp)
     with pytest.raises(SystemExit):
-        cli.main(["dev", "-p", "3999"])
-    assert launched == {"cwd": str(PROJECT_ROOT), "home": None,
-                        "args": [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", "3999"]}
+        cli.main(["dev", "-h", "127.0.0.1", "-p", "3999"])
+    assert launched == {"cwd": str(PROJECT_ROOT), "home": None, "args": [
+        sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3999"]}
 
 
 # -- every entry point, one instance ---------------------------------------------------------------
