@@ -34,7 +34,7 @@ from trender_assets.resources.embedded_postgres import data_dir
 
 INSTANCE_DATABASE = "dagster"  # on the embedded server
 INSTANCE_SCHEMA = "dagster"  # in the database DATABASE_URL names
-_CREATION_LOCK_KEY = 7_310_221_002  # arbitrary, constant: "create trender's Dagster instance storage"
+_CREATION_LOCK_KEY = 7_310_221_003  # arbitrary, constant, unlike the others: "create trender's Dagster instance storage"
 
 DEFAULT_INSTANCE_YAML = """\
 # trender's default Dagster instance. Every entry point shares it: `trender run`, `trender dev` and
