@@ -391,7 +391,8 @@ def test_a_backfill_of_a_few_days_runs_each_days_ingest_in_one_run(backfill_daem
     for day in days:
         assert instance.get_materialized_partitions(dg.AssetKey("stg_repos_validated")) >= {
             f"{day}|{lang}" for lang in LANGUAGES}
-    facts = rows(engine, "select snapshot_date::text as d, count(*) as n from fact_repo_snapshots group by 1 order by 1")
+    facts = rows(engine, "select snapshot_date::text as d, count(*) as n from fact_repo_snapshots"
+                         " group by 1 order by 1")
     assert [f["d"] for f in facts] == days and all(f["n"] > 0 for f in facts)
 
 
