@@ -104,16 +104,31 @@ def _print_report(report) -> None:
         click.echo(outcome.line())
 
 
-def _run_days(days: list[date], languages: list[str], refetch: bool, verbose: bool = False) -> int:
+def _refuse_expired_days(defs, days: list[date], languages: list[str], refetch: bool) -> None:
+    """A day whose raw data retention deleted is not re-fetched with today's stars unless asked."""
+    from trender_assets.raw_fetches import expired_categories, refetch_refusal
+
+    if refetch:
+        return
+    with defs.resources["warehouse"].engine.connect() as conn:
+        for day in days:
+            expired = expired_categories(conn, day, languages)
+            if expired:
+                raise ConfigurationError(refetch_refusal(day, expired))
+
+
+def _run_days(days: list[date], languages: list[str], refetch: bool, verbose: bool = False,
+              allow_smaller: bool = False) -> int:
     from trender_assets.abandoned_runs import process_tags
     from trender_assets.runner import materialize_day
 
     defs, instance = _load()
     _fail_abandoned_runs(defs, instance)
+    _refuse_expired_days(defs, days, languages, refetch)
     _preflight(defs, days, languages, refetch)
     failed = 0
     for day in days:
-        report = materialize_day(defs, instance, day, languages, refetch=refetch,
+        report = materialize_day(defs, instance, day, languages, refetch=refetch, allow_smaller=allow_smaller,
                                  tags=process_tags(),
                                  log_level="INFO" if verbose else "CRITICAL",
                                  engine=defs.resources["warehouse"].engine)
@@ -146,11 +161,14 @@ def check_configuration() -> None:
 @click.option("--date", "day", metavar="YYYY-MM-DD", help="Snapshot day (default: today, UTC).")
 @click.option("--language", "languages", multiple=True, metavar="LANG",
               help=f"Only these languages ({', '.join(LANGUAGES)}); repeatable.")
-@click.option("--refetch", is_flag=True, help="Ask GitHub again even if the day's raw data is stored.")
+@click.option("--refetch", is_flag=True, help="Ask GitHub again even if the day's raw data is stored (or was "
+              "deleted by retention): the day then gets today's star counts.")
+@click.option("--allow-smaller", is_flag=True, help="Let a refetch replace stored repositories with fewer "
+              "(e.g. without a token).")
 @click.option("-v", "--verbose", is_flag=True, help="Also print Dagster's run logs.")
-def run(day: Optional[str], languages: tuple[str, ...], refetch: bool, verbose: bool) -> None:
+def run(day: Optional[str], languages: tuple[str, ...], refetch: bool, allow_smaller: bool, verbose: bool) -> None:
     """Materialize the whole graph for one day and print one line per asset partition and check."""
-    sys.exit(_run_days([parse_day(day, "--date")], parse_languages(languages), refetch, verbose))
+    sys.exit(_run_days([parse_day(day, "--date")], parse_languages(languages), refetch, verbose, allow_smaller))
 
 
 @cli.command()
@@ -158,15 +176,17 @@ def run(day: Optional[str], languages: tuple[str, ...], refetch: bool, verbose: 
 @click.option("--end", metavar="YYYY-MM-DD", help="Last day, inclusive (default: --start).")
 @click.option("--language", "languages", multiple=True, metavar="LANG", help="Only these languages.")
 @click.option("--refetch", is_flag=True, help="Ask GitHub again even where raw data is stored.")
+@click.option("--allow-smaller", is_flag=True, help="Let a refetch replace stored repositories with fewer.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print Dagster's run logs.")
-def backfill(start: str, end: Optional[str], languages: tuple[str, ...], refetch: bool, verbose: bool) -> None:
+def backfill(start: str, end: Optional[str], languages: tuple[str, ...], refetch: bool, allow_smaller: bool,
+             verbose: bool) -> None:
     """Materialize the whole graph for every day from --start to --end, in date order."""
     first = parse_day(start, "--start")
     last = parse_day(end, "--end") if end else first
     if last < first:
         raise ConfigurationError(f"--end {last} is before --start {first}")
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    sys.exit(_run_days(days, parse_languages(languages), refetch, verbose))
+    sys.exit(_run_days(days, parse_languages(languages), refetch, verbose, allow_smaller))
 
 
 @cli.command()
@@ -304,7 +324,6 @@ def stop(force: bool) -> None:
                    err=True)
 
 
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="trender", standalone_mode=False)
@@ -312,14 +331,24 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         sys.exit(exc.exit_code)
     except click.Abort as exc:  # click turns Ctrl-C into Abort
         if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
-            _fail("interrupted", EXIT_INTERRUPTED)
+            _interrupted()
         _fail("aborted", EXIT_FAILED)
     except click.ClickException as exc:
         _fail(exc.format_message())
     except TrenderError as exc:
         _fail(str(exc), EXIT_FAILED if not isinstance(exc, ConfigurationError) else EXIT_BAD_INPUT)
     except KeyboardInterrupt:
-        _fail("interrupted", EXIT_INTERRUPTED)
+        _interrupted()
+
+
+def _interrupted() -> None:
+    """Ctrl-C: say so last and stop now. Categories still fetching in worker threads would
+    otherwise keep the process (and GitHub's budget) busy until they finished; their open
+    transactions roll back and their locks go with the connections."""
+    click.echo("trender: error: interrupted", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -116,9 +116,13 @@ def test_ctrl_c_exits_130_and_leaves_no_run_unfinished(cli_env, fake_github, eng
     assert proc.returncode == 130, stdout + stderr
     assert "Traceback" not in stdout + stderr
     assert [line for line in stderr.splitlines() if line.strip()][-1] == "trender: error: interrupted"
-    # the interrupted run is recorded as finished, and no language after it was started
+    # the interrupted run (the day's four categories, one range run) is recorded as finished, and
+    # nothing after it was started: no marts run, and no GitHub request once the process was gone
     runs = rows(engine, "select job_name, partitions, status from fact_workflow_runs")
-    assert runs == [{"job_name": "ingest_job", "partitions": [f"{DAY}|python"], "status": "failed"}]
+    assert runs == [{"job_name": "ingest_job", "partitions": [f"{DAY}|python", f"{DAY}|render"], "status": "failed"}]
+    requests = len(fake_github.requests)
+    time.sleep(1.0)  # a worker thread left behind would still be asking GitHub
+    assert len(fake_github.requests) == requests
 
 
 def test_a_frozen_clock_with_an_offset_is_a_utc_day(monkeypatch):
