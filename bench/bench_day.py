@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from trender_assets.resources.github_ratelimit import SEARCH_SPACING  # noqa: E402
 from trender_assets_tests import scenario  # noqa: E402
 from trender_assets_tests.fake_github import FakeGitHub  # noqa: E402
 
@@ -94,7 +95,10 @@ def main() -> None:
     command = (f"python bench/bench_day.py --repos-per-language {args.repos_per_language} "
                f"--render-hits {args.render_hits} --latency-ms {args.latency_ms:g} --repeat {args.repeat}")
     first = trials[0]
-    floor = first["first_requests"] * args.latency_ms / 1000 / IN_FLIGHT
+    latency = args.latency_ms / 1000
+    floor = first["first_requests"] * latency / IN_FLIGHT
+    # GitHub's search budget: the three language searches start 2 s apart, then the last one's READMEs
+    paced_floor = 2 * SEARCH_SPACING + latency * (1 + -(-args.repos_per_language // IN_FLIGHT))
     print(f"command: {command}")
     print(f"workload: 3 language searches of {args.repos_per_language}, render code search with "
           f"{args.repos_per_language // 5 * 3 + args.render_hits} root render.yaml hits, READMEs of all kept, "
@@ -105,7 +109,8 @@ def main() -> None:
         return " / ".join(fmt.format(t[key]) for t in trials)
 
     print(f"first run:   {series('first')} s   ({first['first_requests']} GitHub requests; network floor "
-          f"{floor:.1f} s = requests x {args.latency_ms:g} ms / {IN_FLIGHT} in flight)")
+          f"{floor:.1f} s = requests x {args.latency_ms:g} ms / {IN_FLIGHT} in flight; {paced_floor:.1f} s with "
+          f"searches {SEARCH_SPACING:g} s apart)")
     print(f"re-run:      {series('rerun')} s   ({first['rerun_requests']} GitHub requests: raw reused)")
     print(f"--refetch:   {series('refetch')} s   ({first['refetch_requests']} GitHub requests, "
           f"{first['refetch_counted']} counted, the rest 304)")
