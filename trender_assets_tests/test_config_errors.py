@@ -32,6 +32,33 @@ def test_a_frozen_clock_that_is_not_a_time(cli_env):
     assert "TRENDER_NOW 'garbage' is not an ISO 8601 time" in line
 
 
+@pytest.mark.parametrize("name, value, fragment", [
+    ("TRENDER_GITHUB_BACKOFF_SECONDS", "soon", "must be a number of seconds from 0 to 3600, got 'soon'"),
+    ("TRENDER_GITHUB_PACE_SEARCHES", "maybe", "must be 0 or 1, got 'maybe'"),
+])
+def test_a_github_test_knob_that_is_not_a_value(cli_env, name, value, fragment):
+    line = _one_line_error(trender({**cli_env, name: value}, "run", "--date", DAY))
+    assert line == f"trender: error: {name} {fragment}"
+
+
+def test_github_test_knobs_reach_the_resource_and_default_to_production(monkeypatch):
+    from trender_assets import definitions
+    from trender_assets.errors import ConfigurationError
+
+    for name in ("TRENDER_GITHUB_BACKOFF_SECONDS", "TRENDER_GITHUB_PACE_SEARCHES"):
+        monkeypatch.delenv(name, raising=False)
+    github = definitions.default_resources()["github"]
+    assert (github.backoff_seconds, github.pace_searches) == (1.0, True)
+    monkeypatch.setenv("TRENDER_GITHUB_BACKOFF_SECONDS", " 0.01 ")
+    monkeypatch.setenv("TRENDER_GITHUB_PACE_SEARCHES", "0")
+    github = definitions.default_resources()["github"]
+    assert (github.backoff_seconds, github.pace_searches) == (0.01, False)
+    for bad in ("-1", "nan", "inf", "3601"):
+        monkeypatch.setenv("TRENDER_GITHUB_BACKOFF_SECONDS", bad)
+        with pytest.raises(ConfigurationError, match="TRENDER_GITHUB_BACKOFF_SECONDS must be"):
+            definitions.default_resources()
+
+
 @pytest.mark.parametrize("problem, fragment", [
     ("a file", "is a file, not a folder"),
     ("under a file", "cannot be created:"),
