@@ -10,6 +10,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots
+from trender_assets.assets.ranges import day_range_tags, language_blocks
 from trender_assets.assets.raw import raw_github_repos
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.checks import momentum_score
@@ -32,15 +33,17 @@ def ids_by_language(engine: sa.Engine, table: str, day: date) -> dict[str, set[i
 
 
 def materialize_day(resources: dict, instance: dg.DagsterInstance, day: date, languages=LANGUAGES,
-                    refetch: bool = False) -> list[dg.ExecuteInProcessResult]:
-    """Ingest each language partition, then the marts, as the CLI and the UI backfill do."""
+                    refetch: bool = False, ranges: bool = False) -> list[dg.ExecuteInProcessResult]:
+    """Ingest each language partition, then the marts, as the UI does for single partitions. With
+    ``ranges``, one ingest run per contiguous block of languages (all four: one run), as ``trender
+    run`` and the UI's range backfills do."""
     results = []
-    for language in languages:
-        results.append(dg.materialize(
-            INGEST, partition_key=partition_key_for(day.isoformat(), language), resources=resources,
-            instance=instance, run_config={"ops": {"raw_github_repos": {"config": {"refetch": refetch}}}},
-            raise_on_error=False,
-        ))
+    config = {"ops": {"raw_github_repos": {"config": {"refetch": refetch}}}}
+    for block in language_blocks(languages) if ranges else [[language] for language in languages]:
+        one = {"partition_key": partition_key_for(day.isoformat(), block[0])} if len(block) == 1 else {
+            "tags": day_range_tags(day.isoformat(), block)}
+        results.append(dg.materialize(INGEST, resources=resources, instance=instance, run_config=config,
+                                      raise_on_error=False, **one))
     results.append(dg.materialize(MARTS, partition_key=day.isoformat(), resources=resources,
                                   instance=instance, raise_on_error=False))
     return results
