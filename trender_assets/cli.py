@@ -345,6 +345,9 @@ def _interrupted() -> None:
     """Ctrl-C: say so last and stop now. Categories still fetching in worker threads would
     otherwise keep the process (and GitHub's budget) busy until they finished; their open
     transactions roll back and their locks go with the connections."""
+    import logging
+
+    logging.disable(logging.CRITICAL)  # worker threads still fetching must not log after the last line
     click.echo("trender: error: interrupted", err=True)
     sys.stdout.flush()
     sys.stderr.flush()
