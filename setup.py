@@ -30,6 +30,7 @@ setup(
     extras_require={
         "dev": [
             "pytest>=8.3",
+            "pytest-xdist>=3.6",  # the suite runs on every core (pyproject's addopts)
             "hypothesis>=6.100",
             "dagster-graphql>=1.13.27,<1.14",
             "playwright>=1.45",

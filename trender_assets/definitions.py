@@ -37,7 +37,8 @@ def _github_backoff() -> dict:
     if not 0 <= seconds <= 3600:  # also refuses nan and inf
         from trender_assets.errors import ConfigurationError
 
-        raise ConfigurationError(f"TRENDER_GITHUB_BACKOFF_SECONDS must be a number of seconds from 0 to 3600, got {raw!r}")
+        raise ConfigurationError(
+            f"TRENDER_GITHUB_BACKOFF_SECONDS must be a number of seconds from 0 to 3600, got {raw!r}")
     return {"backoff_seconds": seconds}
 
 

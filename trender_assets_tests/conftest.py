@@ -4,7 +4,6 @@ and a Dagster instance in a temporary folder."""
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 
@@ -76,22 +75,16 @@ def frozen_now(monkeypatch):
     return scenario.NOW
 
 
-@pytest.fixture(scope="session")
-def instance_template(tmp_path_factory) -> Path:
-    """A Dagster instance folder whose SQLite storage is created once: a copy opens in ~40 ms, where
-    creating the storage costs ~0.3 s per test."""
-    template = tmp_path_factory.mktemp("dagster_home_template")
-    with dg.instance_for_test(temp_dir=str(template)):
-        pass
-    return template
-
-
 @pytest.fixture
-def instance(tmp_path, instance_template) -> dg.DagsterInstance:
-    """A fresh Dagster instance of its own (a copy of the template: no runs, no events)."""
-    shutil.copytree(instance_template, tmp_path / "dagster_home")
-    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as inst:
-        assert not inst.get_runs(limit=1)
+def instance(tmp_path, monkeypatch) -> dg.DagsterInstance:
+    """A fresh Dagster instance of its own, its storage in memory (Dagster's SQL storage on in-memory
+    SQLite): a run costs ~60 ms of Dagster's own work where a SQLite folder costs ~300 ms (a database
+    per run, a connection per event, log capture processes). DAGSTER_HOME names a temporary folder,
+    as with ``dg.instance_for_test``. Tests of the command's own instances use ``cli_env``."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.ephemeral(tempdir=str(home), settings={"telemetry": {"enabled": False}}) as inst:
         yield inst
 
 
@@ -108,7 +101,10 @@ def make_resources(fake: FakeGitHub, database_url: str, token: str | None = scen
 
 @pytest.fixture
 def resources(fake_github, database_url, engine, frozen_now) -> dict:
-    return make_resources(fake_github, database_url)
+    """Resources against the fake GitHub, which answers at once: searches are not spaced 2 s apart
+    (a retried search would wait 2 s per attempt). Pacing has tests of its own (test_github_behaviour,
+    test_range_runs), which ask for it."""
+    return make_resources(fake_github, database_url, pace_searches=False)
 
 
 @pytest.fixture
@@ -138,12 +134,18 @@ does in process) and searches are not spaced 2 s apart. Pacing and backoff have 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``--dist loadgroup``) the e2e tests run one after another on one worker:
-    each starts `dagster dev` (webserver, daemon, code server, a process per run) or a browser, and
-    two of them beside each other on two cores only slow both down."""
+    """Groups for pytest-xdist (``--dist loadgroup``): the e2e tests run one after another on one
+    worker (each starts `dagster dev`: webserver, daemon, code server and a process per run; two at
+    once on two cores only slow each other), and test_report's tests that read its module-scoped
+    ``report_days`` run on one worker, which then loads the three days once. The groups save time
+    only: every test also passes beside any other. (pytest-xdist 3.8 cannot apply groups on pytest
+    9.2, pytest-dev/pytest-xdist#1386: there the tests are spread one by one.)"""
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
-        if item.get_closest_marker("e2e"):
+        if "report_days" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("report_days"))
+        elif item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.xdist_group("e2e"))

@@ -202,7 +202,7 @@ def test_a_range_run_fetches_its_categories_at_once_through_one_client(database_
 
 def test_a_failed_category_writes_nothing_and_the_others_are_stored(fake_github, database_url, engine, frozen_now,
                                                                     instance):
-    resources = make_resources(fake_github, database_url)
+    resources = make_resources(fake_github, database_url, pace_searches=False)
     fake_github.fail_next("/search/code", 401, count=100,
                           body={"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
     failed = _range_run(resources, instance)
@@ -245,7 +245,8 @@ def test_the_day_summary_has_a_line_per_partition_when_one_category_fails(fake_g
                                                                          frozen_now, instance):
     fake_github.fail_next("/search/code", 401, count=100,
                           body={"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"})
-    report = run_day(_definitions(make_resources(fake_github, database_url)), instance, scenario.DAY, LANGUAGES)
+    resources = make_resources(fake_github, database_url, pace_searches=False)
+    report = run_day(_definitions(resources), instance, scenario.DAY, LANGUAGES)
     assert not report.succeeded
     assert [(o.status, o.name, o.partition) for o in report.outcomes] == [
         ("kept", "raw_github_repos", f"{DAY}|python"),
@@ -261,8 +262,8 @@ def test_the_day_summary_has_a_line_per_partition_when_one_category_fails(fake_g
 def test_a_day_runs_one_ingest_run_per_contiguous_block_of_languages(fake_github, database_url, engine, frozen_now,
                                                                     instance, tmp_path, monkeypatch):
     monkeypatch.setenv("TRENDER_REPORT_DIR", str(tmp_path / "reports"))
-    report = run_day(_definitions(make_resources(fake_github, database_url)), instance, scenario.DAY,
-                     ["render", "python", "typescript"])
+    resources = make_resources(fake_github, database_url, pace_searches=False)
+    report = run_day(_definitions(resources), instance, scenario.DAY, ["render", "python", "typescript"])
     assert report.succeeded, [o.line() for o in report.outcomes]
     ingest_runs = [r for r in instance.get_runs() if r.job_name == "ingest_job"]
     assert sorted((r.tags.get("dagster/partition", ""), r.tags.get("dagster/asset_partition_range_start", ""),
