@@ -35,7 +35,10 @@ setup(
             "dagster-graphql>=1.13.27,<1.14",
             "playwright>=1.45",
             "psutil>=5.9",
+            "dagster-celery[redis]==0.29.27",  # the scale-out tests start Celery workers on Redis
         ],
+        # TRENDER_EXECUTOR=celery: steps on Celery workers, broker and results on Redis
+        "celery": ["dagster-celery[redis]>=0.29.27,<0.30"],
     },
     entry_points={"console_scripts": ["trender=trender_assets.cli:main"]},
 )

@@ -13,6 +13,7 @@ from trender_assets.assets.raw import raw_github_repos  # noqa: E402
 from trender_assets.assets.report import trending_report  # noqa: E402
 from trender_assets.assets.staging import stg_repos_validated  # noqa: E402
 from trender_assets.checks import freshness_checks, momentum_score  # noqa: E402
+from trender_assets.executors import executor_from_env  # noqa: E402
 from trender_assets.jobs import ingest_job, marts_job, retention_job  # noqa: E402
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource  # noqa: E402
 from trender_assets.schedules import daily_retention_schedule, daily_snapshot_schedule  # noqa: E402
@@ -87,5 +88,5 @@ defs = dg.Definitions(
     resources=default_resources(),
     # Every job is a chain (raw -> stg; dim -> fact -> check -> report): a process per step buys
     # no parallelism, only start-up time and database connections. Runs still get a process each.
-    executor=dg.in_process_executor,
+    executor=executor_from_env(),
 )

@@ -343,6 +343,11 @@ class FakeGitHub:
         self._faults: list[_Fault] = []
         self._rate = {name: {"used": 0, "reset": 0} for name in RATE_LIMITS}
         self._connections: set[socket.socket] = set()
+        # concurrency, as GitHub's secondary limits judge it: requests being answered at once
+        self.concurrency_limit: Optional[int] = None  # more at once -> 403 secondary rate limit
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests seen being answered at once
+        self.secondary_limit_answers = 0  # 403s given because ``concurrency_limit`` was exceeded
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
 
@@ -472,7 +477,20 @@ class FakeGitHub:
         path = split.path or "/"
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         headers = {k.lower(): v for k, v in handler.headers.items()}
-        response = self._respond(handler.command, path, query, headers, body)
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            crowded = self.concurrency_limit is not None and self.in_flight > self.concurrency_limit
+            self.secondary_limit_answers += crowded
+        try:
+            self._answer(handler, path, query, headers, body, crowded)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: _Handler, path: str, query: dict[str, str], headers: dict[str, str],
+                body: bytes, crowded: bool) -> None:
+        response = self._respond(handler.command, path, query, headers, body, crowded=crowded)
         with self._lock:
             for prefix, pattern, replacement in self._rewrites:
                 if path.startswith(prefix) and response.body:
@@ -498,9 +516,9 @@ class FakeGitHub:
         handler.wfile.flush()
 
     def _respond(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-                 body: bytes = b"") -> _Response:
+                 body: bytes = b"", crowded: bool = False) -> _Response:
         authed = bool(headers.get("authorization"))
-        fault = self._take_fault(path) or self._chaos_fault(path)
+        fault = self._crowded_fault(path) if crowded else self._take_fault(path) or self._chaos_fault(path)
         response: Optional[_Response] = None
         if fault is not None and fault.raw_body is not None:
             response = _Response(fault.status, fault.raw_body,
@@ -577,6 +595,12 @@ class FakeGitHub:
                 0.0)
         return _Fault(path, 200, 1, {}, None, 0.0,
                       raw_body=b'{"total_count": 1, "incomplete_results": true, "items": []}')
+
+    @staticmethod
+    def _crowded_fault(path: str) -> _Fault:
+        """GitHub's answer to too many concurrent requests: a secondary rate limit with retry-after."""
+        return _Fault(path, 403, 1, {"retry-after": "1"}, _error_body(
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", 403), 0.0)
 
     def _take_fault(self, path: str) -> Optional[_Fault]:
         with self._lock:
