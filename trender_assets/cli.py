@@ -151,7 +151,7 @@ def cli() -> None:
 def check_configuration() -> None:
     """Settings every command depends on, checked before any work so a mistake is one line."""
     from trender_assets.clock import frozen_now
-    from trender_assets.resources.warehouse import check_database_url_env
+    from trender_assets.warehouse.engine import check_database_url_env
 
     frozen_now()
     check_database_url_env()
@@ -300,14 +300,14 @@ def db() -> None:
 def url() -> None:
     """Print the warehouse's URL, e.g. for psql: DATABASE_URL's (password hidden), else the embedded
     server's (started if needed)."""
-    from trender_assets.resources.warehouse import normalize_url, shown_url
+    from trender_assets.warehouse.engine import normalize_url, shown_url
 
     configured = os.environ.get("DATABASE_URL")
     if configured:
         click.echo(shown_url(normalize_url(configured)))
         click.echo("trender: notice: the warehouse is the server named by DATABASE_URL (password hidden)", err=True)
         return
-    from trender_assets.resources.embedded_postgres import embedded_database_url
+    from trender_assets.warehouse.embedded import embedded_database_url
 
     click.echo(embedded_database_url().replace("+psycopg", ""))
 
@@ -316,7 +316,7 @@ def url() -> None:
 @click.option("--force", is_flag=True, help="Stop it even while other processes use it (disconnects them).")
 def stop(force: bool) -> None:
     """Stop the embedded server (checked with pg_ctl status; refused while other processes use it)."""
-    from trender_assets.resources.embedded_postgres import stop_embedded_server
+    from trender_assets.warehouse.embedded import stop_embedded_server
 
     click.echo(stop_embedded_server(force=force))
     if os.environ.get("DATABASE_URL"):

@@ -30,7 +30,7 @@ from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 
 from trender_assets.errors import ConfigurationError, WarehouseUnavailable
-from trender_assets.resources.embedded_postgres import data_dir
+from trender_assets.warehouse.embedded import data_dir
 
 INSTANCE_DATABASE = "dagster"  # on the embedded server
 INSTANCE_SCHEMA = "dagster"  # in the database DATABASE_URL names
@@ -84,13 +84,13 @@ def storage_location() -> StorageLocation:
     if configured is not None and not configured.strip():
         raise ConfigurationError("DATABASE_URL is set but empty: unset it to use the embedded PostgreSQL")
     if configured:
-        from trender_assets.resources.warehouse import normalize_url
+        from trender_assets.warehouse.engine import normalize_url
 
         url = normalize_url(configured)
         options = " ".join(filter(None, [url.query.get("options"), f"-csearch_path={INSTANCE_SCHEMA}"]))
         url, schema = url.update_query_dict({"options": options}), INSTANCE_SCHEMA
     else:
-        from trender_assets.resources.embedded_postgres import embedded_database_url
+        from trender_assets.warehouse.embedded import embedded_database_url
 
         url, schema = sa.make_url(embedded_database_url()).set(database=INSTANCE_DATABASE), None
     # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; dagster-postgres is built on psycopg2

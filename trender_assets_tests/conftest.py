@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
-from trender_assets.resources.schema import apply_migrations
-from trender_assets.resources.warehouse import normalize_url
+from trender_assets.warehouse.engine import normalize_url
+from trender_assets.warehouse.migrations import apply_migrations
 from trender_assets_tests import scenario
 from trender_assets_tests.fake_github import FakeGitHub
 

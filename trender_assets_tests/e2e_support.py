@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Optional
 import httpx
 import sqlalchemy as sa
 
-from trender_assets.resources.warehouse import normalize_url
+from trender_assets.warehouse.engine import normalize_url
 from trender_assets_tests import scenario
 from trender_assets_tests.fake_github import FakeGitHub, FakeRepo
 

@@ -60,8 +60,8 @@ def drop_default_instance(engine: sa.Engine) -> None:
 @contextlib.contextmanager
 def embedded_warehouse(data_dir: Path, monkeypatch):
     """An engine on the embedded warehouse of ``data_dir``; the server is stopped afterwards."""
-    from trender_assets.resources.embedded_postgres import embedded_database_url
-    from trender_assets.resources.warehouse import normalize_url
+    from trender_assets.warehouse.embedded import embedded_database_url
+    from trender_assets.warehouse.engine import normalize_url
 
     monkeypatch.setenv("TRENDER_DATA_DIR", str(data_dir))
     engine = sa.create_engine(normalize_url(embedded_database_url()))

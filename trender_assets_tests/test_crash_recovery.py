@@ -19,7 +19,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from trender_assets.resources.schema import SQL_DIR
+from trender_assets.warehouse.migrations import SQL_DIR
 from trender_assets_tests import scenario
 from trender_assets_tests.helpers import rows, trender
 
@@ -68,7 +68,7 @@ def fresh_database(database_url) -> str:
 
 HOLD_MIGRATION_LOCK = """
     import sqlalchemy as sa
-    from trender_assets.resources.schema import _backend
+    from trender_assets.warehouse.migrations import _backend
     backend = _backend(sa.make_url({url!r}))
     lock = backend.lock()
     lock.__enter__()  # holds the migration lock as a migrating trender does
@@ -233,13 +233,13 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
 
 def test_db_stop_after_a_crash_stops_the_server_and_says_so(cli_env, tmp_path):
     from trender_assets.processes import is_alive
-    from trender_assets.resources.embedded_postgres import server_is_running
+    from trender_assets.warehouse.embedded import server_is_running
 
     data_dir = tmp_path / "embedded"
     env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"}
     env["TRENDER_DATA_DIR"] = str(data_dir)
     pgdata = data_dir / "pgdata"
-    user = Holder("from trender_assets.resources.embedded_postgres import embedded_database_url\n"
+    user = Holder("from trender_assets.warehouse.embedded import embedded_database_url\n"
                   "embedded_database_url()", env=env)
     try:
         assert server_is_running(pgdata)

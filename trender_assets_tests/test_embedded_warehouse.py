@@ -10,11 +10,11 @@ import sys
 
 import sqlalchemy as sa
 
-from trender_assets.resources.schema import SQL_DIR
+from trender_assets.warehouse.migrations import SQL_DIR
 from trender_assets_tests import scenario
 from trender_assets_tests.helpers import trender
 
-URL_OF_EMBEDDED = "from trender_assets.resources.embedded_postgres import embedded_database_url as u; print(u())"
+URL_OF_EMBEDDED = "from trender_assets.warehouse.embedded import embedded_database_url as u; print(u())"
 
 
 def test_run_on_the_embedded_default_then_stop(cli_env, tmp_path):

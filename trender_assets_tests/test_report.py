@@ -31,7 +31,7 @@ from trender_assets.logic.report_html import (
     sparkline_svg,
 )
 from trender_assets.partitions import LANGUAGES, daily_partitions, partition_key_for
-from trender_assets.resources.schema import apply_migrations
+from trender_assets.warehouse.migrations import apply_migrations
 from trender_assets_tests import scenario
 from trender_assets_tests.conftest import WAREHOUSE_TABLES, make_resources
 from trender_assets_tests.e2e_support import PAYLOAD_README, PAYLOAD_REPO_ID, PROJECT_ROOT, payload_repo

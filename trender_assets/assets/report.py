@@ -17,7 +17,7 @@ from trender_assets.logic.report_html import README_MAX_CHARS, ReportCard, rende
 from trender_assets.partitions import LANGUAGE_LABELS, LANGUAGES, RENDER, daily_partitions
 from trender_assets.processes import is_alive
 from trender_assets.resources import WarehouseResource
-from trender_assets.resources.embedded_postgres import data_dir
+from trender_assets.warehouse.embedded import data_dir
 
 HISTORY_DAYS = 30
 SECTIONS = [*((key, LANGUAGE_LABELS[key]) for key in LANGUAGES if key != RENDER), (RENDER, "Render projects")]

@@ -1,5 +1,8 @@
 """Applies the ordered files in ``sql/`` with yoyo-migrations, under a PostgreSQL advisory lock.
 
+The files ship inside the package as ``trender_assets/sql`` (in a checkout, a link to the top-level
+``sql/``; in a wheel, copies), so an installed trender finds them wherever it runs.
+
 yoyo records each applied file in its ``_yoyo_migration`` table (the schema-version table). Its own
 lock is a row in ``yoyo_lock`` that outlives a killed holder and then blocks every later process;
 here that lock is a session advisory lock instead, which PostgreSQL releases when the holder's
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,7 +22,7 @@ from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 from yoyo.migrations import default_migration_table
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+SQL_DIR = Path(str(resources.files("trender_assets") / "sql"))
 MIGRATION_LOCK_KEY = 7_310_221_001  # arbitrary, constant: identifies "trender schema migration"
 _migrated: set[str] = set()
 _local_lock = threading.Lock()

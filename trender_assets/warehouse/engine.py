@@ -1,0 +1,64 @@
+"""The warehouse's SQLAlchemy engine: a server named by DATABASE_URL, or the embedded one."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import sqlalchemy as sa
+
+from trender_assets.errors import ConfigurationError, WarehouseUnavailable
+from trender_assets.warehouse.embedded import embedded_database_url
+from trender_assets.warehouse.migrations import apply_migrations
+
+
+def normalize_url(url: str) -> sa.URL:
+    """Parse a PostgreSQL URL; plain ``postgres(ql)://`` uses psycopg 3."""
+    try:
+        parsed = sa.make_url(url.strip())
+    except Exception:
+        raise ConfigurationError("DATABASE_URL is not a valid database URL") from None
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise ConfigurationError(
+            f"DATABASE_URL must name a PostgreSQL database, not '{parsed.get_backend_name()}'"
+        )
+    if not (parsed.database or parsed.query.get("dbname")):
+        # PostgreSQL would connect to the user's default database (often the server's `postgres`)
+        raise ConfigurationError(
+            "DATABASE_URL names no database: add one to the URL, e.g. postgresql://USER:PASS@HOST/trender"
+        )
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def check_database_url_env() -> None:
+    """An empty DATABASE_URL is a mistake, not a request for the embedded server."""
+    value = os.environ.get("DATABASE_URL")
+    if value is not None and not value.strip():
+        raise ConfigurationError("DATABASE_URL is set but empty: unset it to use the embedded PostgreSQL")
+
+
+def shown_url(url: sa.URL) -> str:
+    """The URL as a person may see it: plain scheme, password hidden."""
+    if url.drivername == "postgresql+psycopg":
+        url = url.set(drivername="postgresql")
+    return url.render_as_string(hide_password=True)
+
+
+def connect_engine(database_url: Optional[str]) -> sa.Engine:
+    """Engine for the warehouse, with the schema migrated; one clear error if it is unreachable."""
+    if not database_url:
+        check_database_url_env()
+    url = normalize_url(database_url) if database_url else normalize_url(embedded_database_url())
+    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    shown = url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        apply_migrations(engine)
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
+        raise WarehouseUnavailable(f"cannot connect to the warehouse database {shown}: {reason}") from None
+    return engine
