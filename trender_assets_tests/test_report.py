@@ -19,18 +19,12 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from trender_assets.assets.report import SECTIONS, load_cards, report_dir, trending_report
+from trender_assets.assets.report import SECTIONS, report_dir, trending_report
 from trender_assets.definitions import defs
-from trender_assets.logic.report_html import (
-    README_MAX_CHARS,
-    format_velocity,
-    render_readme,
-    repository_url,
-    safe_url,
-    sanitize_html,
-    sparkline_svg,
-)
-from trender_assets.partitions import LANGUAGES, daily_partitions, partition_key_for
+from trender_assets.partitions import LANGUAGES, by_snapshot_date, daily_partitions, partition_key_for
+from trender_assets.report.cards import load_cards
+from trender_assets.report.page import ReportCard, format_velocity, render_report, sparkline_svg
+from trender_assets.report.readme import README_MAX_CHARS, render_readme, repository_url, safe_url, sanitize_html
 from trender_assets.warehouse.migrations import apply_migrations
 from trender_assets_tests import scenario
 from trender_assets_tests.conftest import WAREHOUSE_TABLES, make_resources
@@ -91,9 +85,31 @@ def test_report_is_a_daily_asset_in_the_reports_group():
     assert set(spec.kinds) == {"html", "postgres"}
     assert spec.owners == ["team:data-engineering"]
     assert spec.partitions_def == daily_partitions
-    assert {d.asset_key for d in spec.deps} == {dg.AssetKey("fact_repo_snapshots")}
     assert spec.automation_condition is not None and "dagster/code_references" in spec.metadata
     assert dg.AssetKey("trending_report") in defs.resolve_job_def("marts_job").asset_layer.selected_asset_keys
+
+
+def test_report_declares_every_asset_it_reads():
+    """The lineage graph shows what load_cards reads: the day's facts and their dimension version, and
+    README text from staging, else raw, of all four categories of the day."""
+    graph = defs.resolve_asset_graph()
+    report = dg.AssetKey("trending_report")
+    assert graph.get(report).parent_keys == {dg.AssetKey(k) for k in (
+        "fact_repo_snapshots", "dim_repositories", "stg_repos_validated", "raw_github_repos")}
+    spec = defs.resolve_assets_def("trending_report").specs_by_key[report]
+    mappings = {d.asset_key.to_user_string(): d.partition_mapping for d in spec.deps}
+    assert mappings["stg_repos_validated"] == by_snapshot_date and mappings["raw_github_repos"] == by_snapshot_date
+    assert mappings["fact_repo_snapshots"] is None and mappings["dim_repositories"] is None  # day to day
+    day = DAY.isoformat()
+    for upstream in ("stg_repos_validated", "raw_github_repos"):
+        upstream_keys = graph.get_parent_partition_keys_for_child(day, dg.AssetKey(upstream), report).partitions_subset
+        assert set(upstream_keys.get_partition_keys()) == {str(partition_key_for(day, lang)) for lang in LANGUAGES}
+    for upstream in ("fact_repo_snapshots", "dim_repositories"):
+        upstream_keys = graph.get_parent_partition_keys_for_child(day, dg.AssetKey(upstream), report).partitions_subset
+        assert set(upstream_keys.get_partition_keys()) == {day}
+    # only new facts re-render the page (each run writes the other three before them)
+    assert spec.automation_condition == dg.AutomationCondition.eager().ignore(
+        dg.AssetSelection.assets("dim_repositories", "stg_repos_validated", "raw_github_repos"))
 
 
 def test_report_is_written_and_linked_from_the_metadata(report_days, monkeypatch):
@@ -126,7 +142,7 @@ def test_readme_excerpts_are_rendered_once_and_reused(report_days):
     """A re-rendered day reads its README excerpts from report_readme_html; a changed one renders anew."""
     import dataclasses
 
-    from trender_assets.assets.report_readmes import with_rendered_readmes
+    from trender_assets.report.readme_cache import with_rendered_readmes
 
     engine = report_days["engine"]
     with engine.connect() as conn:
@@ -232,6 +248,30 @@ def test_urls_and_numbers():
         "new", "±0.0/day", "+2.2/day", "−3.0/day", "+1,234/day"]
     assert "<polyline" not in sparkline_svg([(DAY, 5)]) and "<circle" in sparkline_svg([(DAY, 5)])
     assert "<polyline" in sparkline_svg([(DAYS[0], 5), (DAY, 9)])
+
+
+def test_page_escapes_what_github_wrote():
+    """The template autoescapes every value; only the sanitized README is inserted as HTML."""
+    hostile = "<script>alert(1)</script>"
+    card = ReportCard(category="python", repo_id=7, full_name='o/"><script>x</script>', html_url="javascript:alert(1)",
+                      description=f"Totally {hostile} & more", stars=12_345, star_velocity=2.5, momentum=0.75,
+                      rank_in_language=1, rank_overall=2, age_days=3, history=((DAYS[0], 5), (DAY, 9)),
+                      readme_markdown=f"# Kit\n\n{hostile}\n\nbody")
+    page = render_report(DAY, [card], [("python", "Python <3")], generated_at=scenario_now())
+    assert "<script" not in page.lower()
+    assert "<p class=\"desc\">Totally &lt;script&gt;alert(1)&lt;/script&gt; &amp; more</p>" in page
+    assert "data-repo=\"o/&#34;&gt;&lt;script&gt;x&lt;/script&gt;\"" in page
+    assert "javascript:" not in page  # the repository link falls back to github.com
+    assert '<h2>Python &lt;3 <span class="count">1</span></h2>' in page
+    assert '<div class="md"><h1>Kit</h1>' in page and "<p>body</p>" in page  # the README as sanitized HTML
+    assert '<span class="v">12.3k</span>' in page and '<span class="v">+2.5/day</span>' in page
+    assert page.count("<polyline") == 1 and f"<title>GitHub trending — {DAY}</title>" in page
+
+
+def scenario_now():
+    from datetime import datetime, timezone
+
+    return datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
 
 
 # --------------------------------------------------------------------------------------------

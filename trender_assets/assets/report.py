@@ -1,50 +1,37 @@
-"""trending_report: the day's trending repositories as a self-contained static HTML page."""
+"""trending_report: the day's trending repositories as a self-contained static HTML page.
+
+What it reads, declared as deps so the lineage graph is true: the day's facts (and, through the same
+table, 30 days of star history and the ``analytics_repo_history`` view's velocity), the dimension
+version each fact names, and the README text of staging, else raw, for all four categories of the
+day. Only the facts drive its automation, as before: the others are written before them in every run.
+Its own ``report_readme_html`` cache is no asset.
+"""
 
 
 import os
 import re
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import sqlalchemy as sa
 
 from trender_assets.assets.common import OWNERS
-from trender_assets.assets.marts import fact_repo_snapshots
+from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots
+from trender_assets.assets.raw import raw_github_repos
+from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.clock import utc_now
-from trender_assets.assets.report_readmes import with_rendered_readmes
-from trender_assets.logic.report_html import README_MAX_CHARS, ReportCard, render_report, summary_markdown
-from trender_assets.partitions import LANGUAGE_LABELS, LANGUAGES, RENDER, daily_partitions
+from trender_assets.partitions import LANGUAGE_LABELS, LANGUAGES, RENDER, by_snapshot_date, daily_partitions
 from trender_assets.processes import is_alive
+from trender_assets.report.cards import load_cards
+from trender_assets.report.page import render_report, summary_markdown
+from trender_assets.report.readme_cache import with_rendered_readmes
 from trender_assets.resources import WarehouseResource
 from trender_assets.warehouse.embedded import data_dir
 
-HISTORY_DAYS = 30
 SECTIONS = [*((key, LANGUAGE_LABELS[key]) for key in LANGUAGES if key != RENDER), (RENDER, "Render projects")]
-
-_CARDS_OF_DAY = sa.text(
-    "select f.language, f.repo_id, f.repo_full_name, f.stars, f.age_days, f.momentum_score,"
-    " f.rank_in_language, f.rank_overall, d.html_url, d.description,"
-    " left(coalesce(s.readme_content, r.readme_content), :excerpt) as readme"
-    " from fact_repo_snapshots f"
-    " join dim_repositories d on d.repo_key = f.repo_key"
-    " left join stg_repos_validated s"
-    "   on s.snapshot_date = f.snapshot_date and s.language = f.language and s.repo_id = f.repo_id"
-    " left join raw_github_repos r"
-    "   on r.snapshot_date = f.snapshot_date and r.language = f.language and r.repo_id = f.repo_id"
-    " where f.snapshot_date = :d"
-    " order by f.language, f.momentum_score desc, f.rank_in_language"
-)
-_STAR_HISTORY = sa.text(
-    "select repo_id, snapshot_date, max(stars) as stars from fact_repo_snapshots"
-    " where repo_id = any(:ids) and snapshot_date between :since and :d"
-    " group by repo_id, snapshot_date order by repo_id, snapshot_date"
-)
-# Star velocity comes from the history view (stars per day since the previous snapshot).
-_VELOCITY = sa.text(
-    "select repo_id, max(star_velocity) as star_velocity from analytics_repo_history"
-    " where snapshot_date = :d and repo_id = any(:ids) group by repo_id"
-)
+READ_ONLY = [dim_repositories, stg_repos_validated, raw_github_repos]
+"""Upstream assets the report reads whose updates need not re-render it: each run writes them before
+the facts, and a new fact materialization is what the eager condition waits for."""
 
 
 def report_dir() -> Path:
@@ -55,28 +42,6 @@ def report_dir() -> Path:
 
 def report_path(day: date) -> Path:
     return report_dir() / f"trending-{day.isoformat()}.html"
-
-
-def load_cards(conn: sa.Connection, day: date) -> list[ReportCard]:
-    """The day's cards, with star history for the sparkline and velocity from the history view."""
-    # one character past the excerpt, so the renderer knows to say "shortened"
-    rows = conn.execute(_CARDS_OF_DAY, {"d": day, "excerpt": README_MAX_CHARS + 1}).mappings().all()
-    ids = sorted({r["repo_id"] for r in rows})
-    history: dict[int, list[tuple[date, int]]] = {}
-    for h in conn.execute(_STAR_HISTORY, {"ids": ids, "since": day - timedelta(days=HISTORY_DAYS - 1), "d": day}):
-        history.setdefault(h.repo_id, []).append((h.snapshot_date, h.stars))
-    velocity = {v.repo_id: v.star_velocity for v in conn.execute(_VELOCITY, {"ids": ids, "d": day})}
-    cards = [
-        ReportCard(
-            category=r["language"], repo_id=r["repo_id"], full_name=r["repo_full_name"], html_url=r["html_url"],
-            description=r["description"], stars=r["stars"],
-            star_velocity=None if velocity.get(r["repo_id"]) is None else float(velocity[r["repo_id"]]),
-            momentum=r["momentum_score"], rank_in_language=r["rank_in_language"], rank_overall=r["rank_overall"],
-            age_days=r["age_days"], history=tuple(history.get(r["repo_id"], ())), readme_markdown=r["readme"],
-        )
-        for r in rows
-    ]
-    return cards
 
 
 _TMP_PAGE = re.compile(r"^\.trending-.*\.html\.(\d+)\.tmp$")
@@ -107,16 +72,22 @@ def write_atomically(path: Path, text: str) -> None:
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=[fact_repo_snapshots],
+    deps=[
+        fact_repo_snapshots,
+        dim_repositories,
+        dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date),
+        dg.AssetDep(raw_github_repos, partition_mapping=by_snapshot_date),
+    ],
     group_name="reports",
     kinds={"html", "postgres"},
     owners=OWNERS,
     tags={"layer": "report"},
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=dg.AutomationCondition.eager().ignore(dg.AssetSelection.assets(*READ_ONLY)),
     metadata={
         "location": "$TRENDER_REPORT_DIR/trending-YYYY-MM-DD.html "
                     "(default $TRENDER_DATA_DIR/reports, i.e. ~/.trender/reports)",
-        "reads": "fact_repo_snapshots, dim_repositories, stg_repos_validated / raw_github_repos (READMEs)",
+        "reads": "fact_repo_snapshots (the day; 30 days of stars), analytics_repo_history (velocity, a view"
+                 " of the facts), dim_repositories, stg_repos_validated / raw_github_repos (READMEs)",
     },
 )
 def trending_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

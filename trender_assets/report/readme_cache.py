@@ -14,9 +14,10 @@ from typing import Sequence
 
 import sqlalchemy as sa
 
-from trender_assets.logic.report_html import README_MAX_CHARS, ReportCard, render_readme, repository_url
+from trender_assets.report.page import ReportCard
+from trender_assets.report.readme import README_MAX_CHARS, render_readme, repository_url
 
-RENDERER = f"readme-v1|{README_MAX_CHARS}|markdown-it-py {version('markdown-it-py')}|nh3 {version('nh3')}"
+RENDERER = f"readme-v2|{README_MAX_CHARS}|markdown-it-py {version('markdown-it-py')}|nh3 {version('nh3')}"
 """Part of every key: a change of excerpt size, renderer or sanitizer invalidates what was cached."""
 
 
