@@ -5,8 +5,6 @@ schedule's logic launches today; the marts and the report follow by automation."
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -14,39 +12,14 @@ import pytest
 
 from trender_assets.schedules import daily_snapshot_schedule
 from trender_assets_tests import scenario
-from trender_assets_tests.e2e_support import INSTANCE_YAML, fresh_database, serve_scenario_on, wait_for
+from trender_assets_tests.e2e_support import fresh_database, serve_scenario_on, wait_for
 from trender_assets_tests.fake_github import FakeGitHub
 from trender_assets_tests.helpers import rows
-from trender_assets_tests.scale_out_support import Topology
+from trender_assets_tests.scale_out_support import Topology, topology_env
 
 pytestmark = pytest.mark.e2e
 
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-DROPPED_ENV = ("TRENDER_NOW", "DEV_MODE", "DEV_REPO_LIMIT", "TRENDER_REPO_LIMIT", "TRENDER_TOP_PER_LANGUAGE",
-               "TRENDER_EXECUTOR", "TRENDER_CELERY_BROKER", "DAGSTER_HOME")
-
-
-def topology_env(tmp_path, database_url: str, dagster_pg_url: str, fake: FakeGitHub) -> dict[str, str]:
-    """What each process of the topology is started with: the instance, the warehouse, the fake GitHub."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-    env.update({
-        "DAGSTER_HOME": str(home),
-        # dagster-postgres is built on psycopg2 (a plain postgresql:// would pick psycopg 3)
-        "DAGSTER_PG_URL": dagster_pg_url.replace("postgresql+psycopg://", "postgresql+psycopg2://", 1),
-        "DATABASE_URL": database_url,
-        "GITHUB_API_URL": fake.url,
-        "GITHUB_TOKEN": scenario.TOKEN,
-        "TRENDER_DATA_DIR": str(tmp_path / "trender_data"),
-        "TRENDER_REPORT_DIR": str(tmp_path / "reports"),
-        "TRENDER_GITHUB_BACKOFF_SECONDS": "0.01",
-        "TRENDER_GITHUB_PACE_SEARCHES": "0",
-    })
-    return env
-
-
 @pytest.fixture
 def today():
     # eager() only requests the latest daily partition: the real current UTC day (end_offset=1)
