@@ -3,7 +3,7 @@
 
 import math
 from datetime import date, datetime, timedelta
-from typing import Optional
+from typing import Any, Iterator, Optional, Union
 
 import dagster as dg
 import sqlalchemy as sa
@@ -51,33 +51,76 @@ def momentum_failures(rows: list[dict], settings: TrenderSettings) -> dict[str, 
     return failures
 
 
+_FACTS_OF_DAYS = sa.text(
+    "select snapshot_date, language, repo_id, stars, age_days, recency_score, normalized_stars,"
+    " momentum_score from fact_repo_snapshots where snapshot_date = any(:days)")
+_STAGED_CATEGORIES = sa.text(
+    "select distinct snapshot_date, language from stg_repos_validated where snapshot_date = any(:days)")
+
+
+def momentum_outcomes(conn: sa.Connection, days: list[date],
+                      settings: TrenderSettings) -> dict[date, tuple[bool, dict[str, Any]]]:
+    """Per day: passed, and the check's metadata (failure counts, rows checked)."""
+    facts: dict[date, list[dict]] = {day: [] for day in days}
+    for r in conn.execute(_FACTS_OF_DAYS, {"days": days}).mappings():
+        facts[r["snapshot_date"]].append(dict(r))
+    staged: dict[date, set[str]] = {day: set() for day in days}
+    for day, language in conn.execute(_STAGED_CATEGORIES, {"days": days}):
+        staged[day].add(language)
+    outcomes = {}
+    for day in days:
+        rows = facts[day]
+        # an empty day passes only if nothing was staged for it: zero rows must never hide lost facts
+        unranked = sorted(staged[day] - {r["language"] for r in rows})
+        failures = momentum_failures(rows, settings)
+        failures["categories_without_facts"] = len(unranked)
+        outcomes[day] = (not any(failures.values()), {
+            "rows_checked": len(rows), **failures,
+            **({"unranked_categories": ", ".join(unranked)} if unranked else {})})
+    return outcomes
+
+
+def partition_evaluation(context: dg.AssetCheckExecutionContext, partition: str, passed: bool,
+                         metadata: dict[str, Any]) -> dg.AssetCheckEvaluation:
+    """The evaluation Dagster records for an ``AssetCheckResult`` in a one-partition run, for one
+    partition of a range run: there ``AssetCheckResult`` has no partition to name (Dagster 1.13
+    records it for no partition at all). It names the partition's latest materialization as its
+    target, so the UI shows the result as current for that partition."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # no public name in 1.13
+        AssetCheckEvaluationTargetMaterializationData,
+    )
+
+    spec = context.check_specs[0]
+    [latest] = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=spec.asset_key, asset_partitions=[partition]), limit=1).records or [None]
+    target = None if latest is None else AssetCheckEvaluationTargetMaterializationData(
+        storage_id=latest.storage_id, run_id=latest.run_id, timestamp=latest.timestamp)
+    return dg.AssetCheckEvaluation(
+        asset_key=spec.asset_key, check_name=spec.name, passed=passed, metadata=metadata, partition=partition,
+        target_materialization_data=target, severity=dg.AssetCheckSeverity.ERROR, blocking=spec.blocking)
+
+
 @dg.asset_check(
     asset=fact_repo_snapshots,
     partitions_def=daily_partitions,
     blocking=True,
     description="Momentum scores of the day are present, in [0, 1], recompute from their stored inputs, "
                 "one row per repository per category, each category's top normalized_stars is 1, and "
-                "every category staged that day has facts.",
+                "every category staged that day has facts. Evaluated for each day of a range run.",
 )
 def momentum_score(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, settings: TrenderSettings
-) -> dg.AssetCheckResult:
-    day = date.fromisoformat(context.partition_key)
+) -> Iterator[Union[dg.AssetCheckResult, dg.AssetCheckEvaluation, dg.Output]]:
+    days = sorted(date.fromisoformat(key) for key in context.partition_keys)
     with warehouse.engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(sa.text(
-            "select snapshot_date, language, repo_id, stars, age_days, recency_score, normalized_stars,"
-            " momentum_score from fact_repo_snapshots where snapshot_date = :d"), {"d": day}).mappings()]
-        staged = conn.execute(sa.text(
-            "select distinct language from stg_repos_validated where snapshot_date = :d"), {"d": day}).scalars()
-        # an empty day passes only if nothing was staged for it: zero rows must never hide lost facts
-        unranked = sorted(set(staged) - {r["language"] for r in rows})
-    failures = momentum_failures(rows, settings)
-    failures["categories_without_facts"] = len(unranked)
-    return dg.AssetCheckResult(
-        passed=not any(failures.values()),
-        metadata={"rows_checked": len(rows), **failures,
-                  **({"unranked_categories": ", ".join(unranked)} if unranked else {})},
-    )
+        outcomes = momentum_outcomes(conn, days, settings)
+    if context.has_partition_key:  # one day: Dagster ties the result to its partition
+        passed, metadata = outcomes[days[0]]
+        yield dg.AssetCheckResult(passed=passed, metadata=metadata)
+        return
+    for day, (passed, metadata) in outcomes.items():  # a blocking failure of any day stops what follows
+        yield partition_evaluation(context, day.isoformat(), passed, metadata)
+    yield dg.Output(None)
 
 
 FRESHNESS_WINDOW = timedelta(hours=26)  # a daily run, plus slack for a slow or late one

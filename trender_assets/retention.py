@@ -15,11 +15,11 @@ from typing import Optional
 import dagster as dg
 import sqlalchemy as sa
 
-from trender_assets.assets.dim_versions import lock_versions
 from trender_assets.clock import utc_today
 from trender_assets.errors import ConfigurationError
 from trender_assets.partition_wipe import wipe_partitions
 from trender_assets.partitions import split_partition_key
+from trender_assets.repository_versions import lock_versions
 from trender_assets.resources import WarehouseResource
 
 RAW_KEYS = [dg.AssetKey("raw_github_repos"), dg.AssetKey("stg_repos_validated")]
@@ -58,11 +58,12 @@ def delete_expired(engine: sa.Engine, as_of: date, policy: RetentionPolicy, dry_
             deleted["report_readme_html"] = conn.execute(  # rendered excerpts no kept report day showed
                 sa.text("delete from report_readme_html where used_on < :cut"), {"cut": fact_cut}).rowcount
             deleted["fact_repo_snapshots"] = conn.execute(
-                sa.text("delete from fact_repo_snapshots where snapshot_date < :cut"), {"cut": fact_cut}
+                sa.text("delete from fact_repo_snapshots_base where snapshot_date < :cut"), {"cut": fact_cut}
             ).rowcount
-            closed = conn.execute(sa.text(
+            closed = conn.execute(sa.text(  # a version any kept fact's day falls in stays
                 "delete from dim_repositories d where d.valid_to is not null and d.valid_to < :cut"
-                " and not exists (select 1 from fact_repo_snapshots f where f.repo_key = d.repo_key)"
+                " and not exists (select 1 from fact_repo_snapshots_base f where f.repo_id = d.repo_id"
+                "   and f.snapshot_date >= d.valid_from and f.snapshot_date < d.valid_to)"
                 " returning d.repo_id, d.valid_to"), {"cut": dim_cut}).all()
             deleted["dim_repositories"] = len(closed)
             # Observations behind the deleted versions go too, or a rebuild would resurrect them.

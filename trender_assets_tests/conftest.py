@@ -18,7 +18,7 @@ from trender_assets_tests import scenario
 from trender_assets_tests.fake_github import FakeGitHub
 
 WAREHOUSE_TABLES = [
-    "fact_repo_snapshots", "dim_repositories", "dim_repository_observations",
+    "fact_repo_snapshots_base", "dim_repositories", "dim_repository_observations",
     "stg_repos_rejected", "stg_repos_validated", "raw_github_repos", "raw_partition_fetches", "report_readme_html",
     "github_http_cache", "github_oauth_credentials", "fact_workflow_runs",
 ]
@@ -90,11 +90,13 @@ def instance(tmp_path, monkeypatch) -> dg.DagsterInstance:
 
 def make_resources(fake: FakeGitHub, database_url: str, token: str | None = scenario.TOKEN,
                    pace_searches: bool = True, **settings) -> dict:
-    github = GitHubResource(token=token, api_url=fake.url, backoff_seconds=0.01, pace_searches=pace_searches,
-                            secondary_limit_wait_seconds=0.05, max_rate_limit_wait_seconds=5)
+    warehouse = WarehouseResource(database_url=database_url)
+    github = GitHubResource(warehouse=warehouse, token=token, api_url=fake.url, backoff_seconds=0.01,
+                            pace_searches=pace_searches, secondary_limit_wait_seconds=0.05,
+                            max_rate_limit_wait_seconds=5)
     return {
         "github": github,
-        "warehouse": WarehouseResource(database_url=database_url),
+        "warehouse": warehouse,
         "settings": TrenderSettings(**settings),
     }
 

@@ -133,7 +133,7 @@ def test_two_runs_of_one_day_at_once_end_well_and_ask_github_once(instance, cli_
     # one clean run of the day, in a fresh warehouse and instance, is the reference
     with engine.begin() as conn:
         conn.execute(sa.text("truncate raw_github_repos, stg_repos_validated, stg_repos_rejected,"
-                             " dim_repository_observations, dim_repositories, fact_repo_snapshots,"
+                             " dim_repository_observations, dim_repositories, fact_repo_snapshots_base,"
                              " github_http_cache, fact_workflow_runs restart identity cascade"))
     reference_env = {**cli_env, "DAGSTER_HOME": str(tmp_path / "reference_home")}
     Path(reference_env["DAGSTER_HOME"]).mkdir()

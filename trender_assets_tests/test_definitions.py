@@ -8,16 +8,17 @@ import dagster as dg
 import pytest
 
 from trender_assets.definitions import defs
-from trender_assets.partitions import LANGUAGES, date_language_partitions, partition_key_for
+from trender_assets.partitions import LANGUAGES, daily_partitions, date_language_partitions, partition_key_for
 
-ASSETS = ["raw_github_repos", "stg_repos_validated", "dim_repositories", "fact_repo_snapshots"]
+ASSETS = ["raw_github_repos", "stg_repos_validated", "dim_repositories", "fact_repo_snapshots", "trending_report"]
 
 
 def test_definitions_load_and_jobs_resolve():
     dg.Definitions.validate_loadable(defs)
-    assert defs.resolve_job_def("ingest_job").partitions_def is not None
-    assert defs.resolve_job_def("marts_job").partitions_def is not None
-    assert defs.resolve_job_def("retention_job") is not None
+    assert defs.resolve_job_def("ingest_job").partitions_def == date_language_partitions
+    assert defs.resolve_job_def("marts_job").partitions_def == daily_partitions
+    retention = defs.resolve_job_def("retention_job")
+    assert retention.partitions_def is None and [n.name for n in retention.nodes] == ["apply_retention"]
 
 
 def test_lineage_raw_to_fact():
@@ -29,6 +30,7 @@ def test_lineage_raw_to_fact():
         "stg_repos_validated": {"raw_github_repos"},
         "dim_repositories": {"stg_repos_validated"},
         "fact_repo_snapshots": {"stg_repos_validated", "dim_repositories"},
+        "trending_report": {"fact_repo_snapshots"},
     }
 
 
@@ -36,10 +38,12 @@ def test_lineage_raw_to_fact():
 def test_every_asset_is_described_for_the_ui(name):
     spec = defs.resolve_assets_def(name).specs_by_key[dg.AssetKey(name)]
     assert spec.description and len(spec.description) > 40
-    assert spec.group_name in ("ingest", "marts")
+    assert spec.group_name == {"raw_github_repos": "ingest", "stg_repos_validated": "ingest",
+                               "trending_report": "reports"}.get(name, "marts")
     assert "postgres" in spec.kinds
     assert spec.owners == ["team:data-engineering"]
-    assert isinstance(spec.metadata["dagster/column_schema"], dg.TableSchema)
+    if name != "trending_report":  # a file, not a table
+        assert isinstance(spec.metadata["dagster/column_schema"], dg.TableSchema)
     assert "dagster/code_references" in spec.metadata
     assert spec.tags.get("layer")
 
@@ -119,3 +123,9 @@ def test_marts_follow_only_once_all_four_languages_are_in():
             defs=defs, instance=instance, evaluation_time=now + dt.timedelta(seconds=30), cursor=result.cursor)
         assert result.get_requested_partitions(dg.AssetKey("dim_repositories")) == {today}
         assert result.get_requested_partitions(dg.AssetKey("fact_repo_snapshots")) == {today}
+
+
+def test_daily_marts_backfill_a_range_of_days_per_run():
+    for name in ("dim_repositories", "fact_repo_snapshots"):
+        policy = defs.resolve_assets_def(name).backfill_policy
+        assert policy.max_partitions_per_run == 31, name  # a 30-day backfill: one run, not thirty

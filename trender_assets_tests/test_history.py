@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trender_assets.assets.dim_versions import rebuild_versions
+from trender_assets.repository_versions import rebuild_versions
 from trender_assets.logic.scd2 import Observation, attributes_hash, build_versions
 from trender_assets_tests import scenario
 from trender_assets_tests.conftest import make_resources
@@ -57,14 +57,11 @@ def _load_day(conn: sa.Connection, day: date, observed: dict[int, str]) -> None:
         conn.execute(sa.text("insert into dim_repository_observations values (:i, :d, :h, cast(:a as jsonb))"),
                      {"i": repo_id, "d": day, "h": attributes_hash(attrs), "a": json.dumps(attrs)})
     rebuild_versions(conn, [*observed, *before])
-    conn.execute(sa.text("delete from fact_repo_snapshots where snapshot_date = :d"), {"d": day})
+    conn.execute(sa.text("delete from fact_repo_snapshots_base where snapshot_date = :d"), {"d": day})
     for repo_id in observed:
-        key = conn.execute(sa.text(
-            "select repo_key from dim_repositories where repo_id = :i and valid_from <= :d"
-            " and (valid_to is null or :d < valid_to)"), {"i": repo_id, "d": day}).scalar_one()
         conn.execute(sa.text(
-            "insert into fact_repo_snapshots values (:d, 'go', :i, :k, 'o/r', 1, 0, 0, 1, 1, 1, 1, 1, 1, now())"),
-            {"d": day, "i": repo_id, "k": key})
+            "insert into fact_repo_snapshots_base values (:d, 'go', :i, 'o/r', 1, 0, 0, 1, 1, 1, 1, 1, 1, now())"),
+            {"d": day, "i": repo_id})
 
 
 def _history(engine: sa.Engine) -> tuple:
@@ -86,7 +83,7 @@ def test_warehouse_history_is_the_same_in_any_materialization_order(engine, days
 
     def build(order: list[date]) -> tuple:
         with engine.begin() as conn:
-            conn.execute(sa.text("truncate fact_repo_snapshots, dim_repositories, dim_repository_observations"))
+            conn.execute(sa.text("truncate fact_repo_snapshots_base, dim_repositories, dim_repository_observations"))
         for day in order:
             with engine.begin() as conn:
                 _load_day(conn, day, schedule[day])
@@ -126,7 +123,7 @@ def test_thirty_days_in_shuffled_order_equal_date_order(fake_github, database_ur
 
     def build(order: list[int]) -> dict:
         with engine.begin() as conn:
-            conn.execute(sa.text("truncate fact_repo_snapshots, dim_repositories, dim_repository_observations,"
+            conn.execute(sa.text("truncate fact_repo_snapshots_base, dim_repositories, dim_repository_observations,"
                                  " stg_repos_validated, stg_repos_rejected, raw_github_repos, raw_partition_fetches,"
                                  " github_http_cache"))
         for index in order:
@@ -168,13 +165,12 @@ def _seed_history(engine: sa.Engine) -> None:
         return date(2026, 11, n)
 
     with engine.begin() as conn:
-        keys = {}
         for repo_id, name, lang in [(1, "o/one", "Python"), (2, "o/two", "Python"), (3, "o/three", None),
                                     (4, "o/four", "Go")]:
-            keys[repo_id] = conn.execute(sa.text(
+            conn.execute(sa.text(
                 "insert into dim_repositories (repo_id, repo_full_name, language, description, attributes_hash,"
-                " valid_from, is_current) values (:i, :n, :l, :n, 'h', '2026-11-01', true) returning repo_key"),
-                {"i": repo_id, "n": name, "l": lang}).scalar_one()
+                " valid_from, is_current) values (:i, :n, :l, :n, 'h', '2026-11-01', true)"),
+                {"i": repo_id, "n": name, "l": lang})
         facts = [  # day, category, repo, stars, momentum, rank_overall, rank_in_language
             (1, "python", 1, 100, 0.90, 1, 1),
             (2, "python", 1, 110, 0.88, 1, 1),
@@ -184,8 +180,8 @@ def _seed_history(engine: sa.Engine) -> None:
         ]
         for d, lang, repo_id, stars, momentum, overall, in_lang in facts:
             conn.execute(sa.text(
-                "insert into fact_repo_snapshots values (:d, :l, :i, :k, 'x', :s, 0, 0, 1, 1, 1, :m, :o, :r, now())"),
-                {"d": day(d), "l": lang, "i": repo_id, "k": keys[repo_id], "s": stars, "m": momentum,
+                "insert into fact_repo_snapshots_base values (:d, :l, :i, 'x', :s, 0, 0, 1, 1, 1, :m, :o, :r, now())"),
+                {"d": day(d), "l": lang, "i": repo_id, "s": stars, "m": momentum,
                  "o": overall, "r": in_lang})
 
 
@@ -328,6 +324,6 @@ def test_freshness_check_fails_without_a_recent_snapshot(resources, database_url
     assert fresh.metadata["dagster/fresh_until_timestamp"].value > fresh.metadata[
         "dagster/last_updated_timestamp"].value  # when fact_freshness_sensor evaluates it again
     with engine.begin() as conn:
-        conn.execute(sa.text("update fact_repo_snapshots set loaded_at = now() - interval '27 hours'"))
+        conn.execute(sa.text("update fact_repo_snapshots_base set loaded_at = now() - interval '27 hours'"))
     stale = evaluate()
     assert not stale.passed and "dagster/fresh_until_timestamp" not in stale.metadata

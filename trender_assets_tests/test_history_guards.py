@@ -95,14 +95,14 @@ def _check_alone(resources, instance):
 def test_check_fails_when_a_staged_category_has_no_facts(resources, instance, engine):
     assert all(r.success for r in materialize_day(resources, instance, DAY))
     with engine.begin() as conn:
-        conn.exec_driver_sql("delete from fact_repo_snapshots where language = 'go'")
+        conn.exec_driver_sql("delete from fact_repo_snapshots_base where language = 'go'")
     evaluation = _check_alone(resources, instance)
     assert not evaluation.passed
     assert evaluation.metadata["categories_without_facts"].value == 1
     assert evaluation.metadata["unranked_categories"].value == "go"
 
     with engine.begin() as conn:  # and a day with no facts at all, although staged, fails too
-        conn.exec_driver_sql("delete from fact_repo_snapshots")
+        conn.exec_driver_sql("delete from fact_repo_snapshots_base")
     evaluation = _check_alone(resources, instance)
     assert not evaluation.passed
     assert evaluation.metadata["rows_checked"].value == 0

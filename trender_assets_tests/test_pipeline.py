@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import dagster as dg
 import pytest
 import sqlalchemy as sa
@@ -36,9 +38,9 @@ def test_day_loads_every_layer_with_what_github_served(resources, instance, engi
     assert all(r["json_name"] == name for name, r in readmes.items())
 
     # NUL bytes are stripped, timestamps are UTC
-    [nul] = rows(engine, "select description, extract(timezone from created_at) as tz from stg_repos_validated"
-                         " where repo_id = 104")
+    [nul] = rows(engine, "select description, created_at from stg_repos_validated where repo_id = 104")
     assert nul["description"] == "has a  nul"
+    assert nul["created_at"] == datetime(2026, 11, 15, 12, tzinfo=timezone.utc)  # GitHub's ...T12:00:00Z
 
     # a repository found by two searches appears in both categories, with one dimension version
     both = rows(engine, "select language, rank_in_language from fact_repo_snapshots where repo_id = 105"
@@ -107,9 +109,9 @@ def test_check_fails_on_corrupted_facts_with_counts(resources, instance, engine)
 
     materialize_day(resources, instance, DAY)
     with engine.begin() as conn:
-        conn.execute(sa.text("update fact_repo_snapshots set momentum_score = 1.5 where repo_id = 101"))
-        conn.execute(sa.text("update fact_repo_snapshots set momentum_score = 'NaN' where repo_id = 201"))
-        conn.execute(sa.text("update fact_repo_snapshots set normalized_stars = 0.5, momentum_score = 0.85"
+        conn.execute(sa.text("update fact_repo_snapshots_base set momentum_score = 1.5 where repo_id = 101"))
+        conn.execute(sa.text("update fact_repo_snapshots_base set momentum_score = 'NaN' where repo_id = 201"))
+        conn.execute(sa.text("update fact_repo_snapshots_base set normalized_stars = 0.5, momentum_score = 0.85"
                              " where repo_id = 301"))  # go's top star count no longer normalizes to 1
     defs = dg.Definitions(
         assets=[*INGEST, *MARTS[:2]],

@@ -15,12 +15,13 @@ from trender_assets.retention import retention_job
 from trender_assets_tests.helpers import rows
 
 AS_OF = date(2026, 11, 20)
+DIM_DAYS = 28  # closed versions are kept for less time than facts, so a kept fact can fall in one
 
 
 def _seed(engine: sa.Engine) -> None:
     """Raw/staging rows 6, 7 and 8 days old; facts 29, 30, 31 days old; dimension versions of
-    repository 1 closed 31 days ago (unreferenced), 2 closed 31 days ago but referenced by a
-    kept fact, 3 closed 29 days ago, and 4 current."""
+    repository 1 closed 31 days ago (no fact falls in it), 2 closed 29 days ago but a kept fact's
+    day (30 days ago) falls in it, 3 closed 27 days ago, and 4 current."""
     with engine.begin() as conn:
         for age in (6, 7, 8):
             day = AS_OF - timedelta(days=age)
@@ -35,30 +36,29 @@ def _seed(engine: sa.Engine) -> None:
         versions = [  # repo_id, valid_from, valid_to
             (1, AS_OF - timedelta(days=60), AS_OF - timedelta(days=31)),
             (1, AS_OF - timedelta(days=31), None),
-            (2, AS_OF - timedelta(days=60), AS_OF - timedelta(days=31)),
-            (2, AS_OF - timedelta(days=31), None),
-            (3, AS_OF - timedelta(days=60), AS_OF - timedelta(days=29)),
-            (3, AS_OF - timedelta(days=29), None),
+            (2, AS_OF - timedelta(days=60), AS_OF - timedelta(days=29)),
+            (2, AS_OF - timedelta(days=29), None),
+            (3, AS_OF - timedelta(days=60), AS_OF - timedelta(days=27)),
+            (3, AS_OF - timedelta(days=27), None),
             (4, AS_OF - timedelta(days=60), None),
         ]
-        keys = {}
         for repo_id, start, end in versions:
-            keys[(repo_id, start)] = conn.execute(sa.text(
+            conn.execute(sa.text(
                 "insert into dim_repositories (repo_id, repo_full_name, attributes_hash, valid_from, valid_to,"
-                " is_current) values (:id, 'o/r', :h, :f, :t, :c) returning repo_key"),
-                {"id": repo_id, "h": f"{repo_id}{start}", "f": start, "t": end, "c": end is None}).scalar_one()
+                " is_current) values (:id, 'o/r', :h, :f, :t, :c)"),
+                {"id": repo_id, "h": f"{repo_id}{start}", "f": start, "t": end, "c": end is None})
             conn.execute(sa.text(
                 "insert into dim_repository_observations values (:id, :f, :h, cast(:a as jsonb))"),
                 {"id": repo_id, "f": start, "h": f"{repo_id}{start}", "a": json.dumps({})})
         for age in (29, 30, 31):
             day = AS_OF - timedelta(days=age)
             conn.execute(sa.text(
-                "insert into fact_repo_snapshots values (:d, 'go', 4, :k, 'o/r', 1, 0, 0, 1, 1, 1, 1, 1, 1, now())"),
-                {"d": day, "k": keys[(4, AS_OF - timedelta(days=60))]})
-        # a fact 29 days old (kept) still references repository 2's closed version
+                "insert into fact_repo_snapshots_base values (:d, 'go', 4, 'o/r', 1, 0, 0, 1, 1, 1, 1, 1, 1, now())"),
+                {"d": day})
+        # a fact 30 days old (kept) whose day falls in repository 2's closed version
         conn.execute(sa.text(
-            "insert into fact_repo_snapshots values (:d, 'python', 2, :k, 'o/r', 1, 0, 0, 1, 1, 1, 1, 1, 1, now())"),
-            {"d": AS_OF - timedelta(days=29), "k": keys[(2, AS_OF - timedelta(days=60))]})
+            "insert into fact_repo_snapshots_base values (:d, 'python', 2, 'o/r', 1, 0, 0, 1, 1, 1, 1, 1, 1, now())"),
+            {"d": AS_OF - timedelta(days=30)})
 
 
 def _report_materializations(instance: dg.DagsterInstance) -> None:
@@ -78,7 +78,8 @@ def _run(instance, database_url, dry_run: bool):
                          ).resolve_job_def("retention_job")
     return job.execute_in_process(
         instance=instance,
-        run_config={"ops": {"apply_retention": {"config": {"dry_run": dry_run, "as_of": AS_OF.isoformat()}}}},
+        run_config={"ops": {"apply_retention": {"config": {"dry_run": dry_run, "as_of": AS_OF.isoformat(),
+                                                           "dim_days": DIM_DAYS}}}},
     )
 
 
@@ -118,7 +119,7 @@ def test_retention_deletes_exactly_the_expired_rows(engine, database_url, instan
     assert [r["d"] for r in rows(engine, "select distinct snapshot_date::text as d from fact_repo_snapshots"
                                          " order by 1")] == ["2026-10-21", "2026-10-22"]
     remaining = rows(engine, "select repo_id, valid_to is null as current from dim_repositories order by 1, 2")
-    assert remaining == [  # repo 1's old version went; 2's is referenced; 3's is too recent
+    assert remaining == [  # repo 1's old version went; a kept fact falls in 2's; 3's is too recent
         {"repo_id": 1, "current": True}, {"repo_id": 2, "current": False}, {"repo_id": 2, "current": True},
         {"repo_id": 3, "current": False}, {"repo_id": 3, "current": True}, {"repo_id": 4, "current": True}]
     assert rows(engine, "select count(*) as n from dim_repository_observations where repo_id = 1") == [{"n": 1}]

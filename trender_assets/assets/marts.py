@@ -1,20 +1,34 @@
-"""Daily marts: dim_repositories (SCD type 2) and fact_repo_snapshots (momentum and ranks)."""
+"""Daily marts: dim_repositories (SCD type 2) and fact_repo_snapshots (momentum and ranks).
+
+Each asset writes only its own tables. dim_repositories writes the observations and the version
+chain; fact_repo_snapshots writes ``fact_repo_snapshots_base`` (the day's scores by durable
+``repo_id``), and readers see the ``fact_repo_snapshots`` view, which joins each fact to the
+version valid on its day (sql/0010). So a dimension run for one day, which may split or merge
+versions that other days fall in, never has to re-point or delete those days' facts: the join
+finds the right version whenever it is read. (Re-deriving keys in the fact asset instead would
+leave every other day's stored keys stale until its own fact run.)
+
+A run materializes one day or a range of days (an asset backfill: one run for up to a month, see
+``RANGE_BACKFILL_POLICY``). Each day keeps its own lock, transaction and metadata, in date order.
+"""
 
 
 import json
 from datetime import date
+from typing import Any, Callable
 
 import dagster as dg
 import sqlalchemy as sa
 
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
-from trender_assets.assets.dim_versions import hold_versions_steady, rebuild_versions
+from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, range_failure
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.logic.ranking import Candidate, rank_snapshot
 from trender_assets.logic.scd2 import attributes_hash
 from trender_assets.partition_lock import lock_partition
 from trender_assets.partitions import LANGUAGES, by_snapshot_date, daily_partitions
 from trender_assets.raw_fetches import expired_categories, inputs_gone
+from trender_assets.repository_versions import rebuild_versions
 from trender_assets.resources import TrenderSettings, WarehouseResource
 
 DIM_SCHEMA = column_schema(
@@ -32,7 +46,7 @@ FACT_SCHEMA = column_schema(
     ("snapshot_date", "date", "partition"),
     ("language", "text", "category: python, typescript, go or render"),
     ("repo_id", "bigint", "GitHub repository id"),
-    ("repo_key", "bigint", "dim_repositories version valid on snapshot_date"),
+    ("repo_key", "bigint", "dim_repositories version valid on snapshot_date (found when read)"),
     ("stars", "integer", "stargazers as fetched"),
     ("age_days", "integer", "days since creation (UTC)"),
     ("recency_score", "double precision", "1.0 up to 14 days, then halves every 62 days, floor 0.01"),
@@ -58,6 +72,32 @@ def _guard_inputs(conn: sa.Connection, asset: str, day: date) -> None:
         raise dg.Failure(inputs_gone(day, expired), allow_retries=False)
 
 
+DayWork = Callable[[date], dict[str, Any]]
+"""One day's write, in its own transaction -> that partition's materialization metadata."""
+
+
+def materialize_days(context: dg.AssetExecutionContext, work: DayWork) -> dg.MaterializeResult:
+    """Run ``work`` for each day of the run, oldest first. A range fails as a whole, naming each
+    failed day, when any day fails (the others' writes stand, and a re-run reuses them); a
+    single day's error propagates unchanged."""
+    keys = sorted(context.partition_keys)
+    if len(keys) == 1:
+        return dg.MaterializeResult(metadata=work(date.fromisoformat(keys[0])))
+    written: dict[str, dict[str, Any]] = {}
+    failed: dict[str, Exception] = {}
+    for key in keys:
+        try:
+            written[key] = work(date.fromisoformat(key))
+        except Exception as exc:  # noqa: BLE001 - named in the range's failure below
+            failed[key] = exc
+    if failed:
+        raise range_failure(context.assets_def.key.to_user_string(), keys, written, failed) \
+            from next(iter(failed.values()))
+    for key in keys:
+        context.add_asset_metadata(written[key], partition_key=key)
+    return dg.MaterializeResult()
+
+
 def _tracked_attributes(row: sa.RowMapping) -> dict:
     return {
         "repo_full_name": row["repo_full_name"], "description": row["description"],
@@ -68,23 +108,10 @@ def _tracked_attributes(row: sa.RowMapping) -> dict:
     }
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    deps=[dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date)],
-    group_name="marts",
-    kinds={"postgres", "python"},
-    owners=OWNERS,
-    tags={"layer": "mart"},
-    automation_condition=dg.AutomationCondition.eager(),
-    metadata={"dagster/column_schema": DIM_SCHEMA, "dagster/table_name": "public.dim_repositories"},
-)
-def dim_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Repositories as SCD type 2, keyed by GitHub id. Day D records what every repository looked
-    like (name, description, language, homepage, license, topics, archived, README sha); versions
-    are derived from those dated observations, so backfilling days in any order gives the same
-    history. Depends on all four language partitions of D."""
-    day = date.fromisoformat(context.partition_key)
-    with warehouse.engine.begin() as conn:
+def load_dimension_day(engine: sa.Engine, day: date) -> dict[str, Any]:
+    """Record what every repository staged on ``day`` looked like, and rebuild the versions of
+    those repositories (and of any the day no longer holds)."""
+    with engine.begin() as conn:
         _guard_inputs(conn, "dim_repositories", day)
         rows = conn.execute(_STG_OF_DAY, {"d": day}).mappings().all()
         observed: dict[int, dict] = {}
@@ -104,35 +131,38 @@ def dim_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             " where d.repo_id = any(:ids) and d.valid_from <= :d and (d.valid_to is null or :d < d.valid_to)"
             " order by d.repo_full_name"), {"ids": list(observed), "d": day}).mappings().all()
         total = conn.execute(sa.text("select count(*) from dim_repositories")).scalar_one()
-    return dg.MaterializeResult(metadata={
+    return {
         "dagster/row_count": len(observed),
         "repositories_observed": len(observed),
         "dim_rows_total": total,
         **counts,
         "preview": markdown_table(current, ["repo_full_name", "language", "valid_from", "is_current"]),
-    })
+    }
 
 
 @dg.asset(
     partitions_def=daily_partitions,
-    deps=[dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date), dim_repositories],
+    deps=[dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date)],
     group_name="marts",
     kinds={"postgres", "python"},
     owners=OWNERS,
     tags={"layer": "mart"},
     automation_condition=dg.AutomationCondition.eager(),
-    metadata={"dagster/column_schema": FACT_SCHEMA, "dagster/table_name": "public.fact_repo_snapshots"},
+    backfill_policy=RANGE_BACKFILL_POLICY,
+    metadata={"dagster/column_schema": DIM_SCHEMA, "dagster/table_name": "public.dim_repositories"},
 )
-def fact_repo_snapshots(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: TrenderSettings
-) -> dg.MaterializeResult:
-    """One row per repository per language category per day, with momentum and ranks. Per language
-    the top repositories by momentum are kept (``top_per_language``), plus every render project;
-    the category's most-starred repository is always kept since it anchors normalized_stars."""
-    day = date.fromisoformat(context.partition_key)
-    with warehouse.engine.begin() as conn:
+def dim_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Repositories as SCD type 2, keyed by GitHub id. Day D records what every repository looked
+    like (name, description, language, homepage, license, topics, archived, README sha); versions
+    are derived from those dated observations, so backfilling days in any order gives the same
+    history. Depends on all four language partitions of D."""
+    return materialize_days(context, lambda day: load_dimension_day(warehouse.engine, day))
+
+
+def load_facts_day(engine: sa.Engine, settings: TrenderSettings, day: date) -> dict[str, Any]:
+    """Score and rank the day's staged repositories and replace the day's facts."""
+    with engine.begin() as conn:
         _guard_inputs(conn, "fact_repo_snapshots", day)
-        hold_versions_steady(conn)  # a dim run for another day must not swap repo_keys under us
         rows = conn.execute(_STG_OF_DAY, {"d": day}).mappings().all()
         candidates = [
             Candidate(language=r["language"], repo_id=r["repo_id"], repo_full_name=r["repo_full_name"],
@@ -141,24 +171,24 @@ def fact_repo_snapshots(
             for r in rows
         ]
         ranked = rank_snapshot(candidates, day, settings.scoring, settings.top_per_language)
-        keys = dict(conn.execute(sa.text(
-            "select repo_id, repo_key from dim_repositories where valid_from <= :d"
-            " and (valid_to is null or :d < valid_to)"), {"d": day}).all())
-        missing = sorted({r.repo_id for r in ranked if r.repo_id not in keys})
-        if missing:
+        versioned = set(conn.execute(sa.text(
+            "select repo_id from dim_repositories where repo_id = any(:ids) and valid_from <= :d"
+            " and (valid_to is null or :d < valid_to)"), {"ids": [r.repo_id for r in ranked], "d": day}).scalars())
+        missing = sorted({r.repo_id for r in ranked} - versioned)
+        if missing:  # the view would hide these facts: refuse rather than store what nobody sees
             raise dg.Failure(
                 f"dim_repositories has no version valid on {day} for {len(missing)} repositories "
                 f"(e.g. {missing[:3]}); materialize dim_repositories for {day} first"
             )
-        conn.execute(sa.text("delete from fact_repo_snapshots where snapshot_date = :d"), {"d": day})
+        conn.execute(sa.text("delete from fact_repo_snapshots_base where snapshot_date = :d"), {"d": day})
         if ranked:
             conn.execute(sa.text(
-                "insert into fact_repo_snapshots (snapshot_date, language, repo_id, repo_key, repo_full_name,"
+                "insert into fact_repo_snapshots_base (snapshot_date, language, repo_id, repo_full_name,"
                 " stars, forks, open_issues, age_days, recency_score, normalized_stars, momentum_score,"
-                " rank_overall, rank_in_language) values (:d, :language, :repo_id, :key, :repo_full_name,"
+                " rank_overall, rank_in_language) values (:d, :language, :repo_id, :repo_full_name,"
                 " :stars, :forks, :open_issues, :age_days, :recency_score, :normalized_stars, :momentum_score,"
                 " :rank_overall, :rank_in_language)"
-            ), [{**r.__dict__, "d": day, "key": keys[r.repo_id]} for r in ranked])
+            ), [{**r.__dict__, "d": day} for r in ranked])
 
     sections = []
     for language in LANGUAGES:
@@ -171,9 +201,31 @@ def fact_repo_snapshots(
             )
             sections.append(f"**{language}**\n\n{table.value}")
     per_language = {lang: sum(1 for r in ranked if r.language == lang) for lang in LANGUAGES}
-    return dg.MaterializeResult(metadata={
+    return {
         "dagster/row_count": len(ranked),
         "rows_per_language": dg.MetadataValue.json(per_language),
         "top_momentum": max((r.momentum_score for r in ranked), default=0.0),
         "preview": dg.MetadataValue.md("\n\n".join(sections) or "_no rows_"),
-    })
+    }
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    deps=[dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date), dim_repositories],
+    group_name="marts",
+    kinds={"postgres", "python"},
+    owners=OWNERS,
+    tags={"layer": "mart"},
+    automation_condition=dg.AutomationCondition.eager(),
+    backfill_policy=RANGE_BACKFILL_POLICY,
+    metadata={"dagster/column_schema": FACT_SCHEMA, "dagster/table_name": "public.fact_repo_snapshots"},
+)
+def fact_repo_snapshots(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: TrenderSettings
+) -> dg.MaterializeResult:
+    """One row per repository per language category per day, with momentum and ranks. Per language
+    the top repositories by momentum are kept (``top_per_language``), plus every render project;
+    the category's most-starred repository is always kept since it anchors normalized_stars.
+    Stored in fact_repo_snapshots_base; the fact_repo_snapshots view adds the dimension version
+    valid on each day (repo_key)."""
+    return materialize_days(context, lambda day: load_facts_day(warehouse.engine, settings, day))

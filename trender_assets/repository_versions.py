@@ -1,9 +1,11 @@
-"""Writes SCD2 versions of dim_repositories from the stored observations, keeping surrogate keys.
+"""Stores the SCD2 versions of dim_repositories, derived from the stored observations.
 
 For each affected repository the version chain is rebuilt from all its observations
 (``logic.scd2.build_versions``). An existing version that is still wanted (same valid_from and
-attributes) keeps its ``repo_key``; the rest are replaced, and facts are re-pointed to the version
-valid on their snapshot date. Runs inside the caller's transaction.
+attributes) keeps its ``repo_key``; the rest are replaced. Runs inside the caller's transaction
+and writes the dimension's tables only: facts carry the durable ``repo_id`` and their day, and
+the ``fact_repo_snapshots`` view finds the version valid on that day when it is read
+(sql/0010), so a rebuild for one day never rewrites another asset's rows.
 """
 
 from __future__ import annotations
@@ -19,14 +21,8 @@ from trender_assets.logic.scd2 import Observation, Version, build_versions
 _REBUILD_LOCK_KEY = 7_310_221_002  # arbitrary, constant: "trender SCD2 version rebuild"
 
 
-def hold_versions_steady(conn: sa.Connection) -> None:
-    """Wait for any version rebuild in progress, and keep new ones out until this transaction ends.
-    For readers that write repo_keys (the facts): a rebuild for another day may replace keys."""
-    conn.execute(sa.text("select pg_advisory_xact_lock_shared(:k)"), {"k": _REBUILD_LOCK_KEY})
-
-
 def lock_versions(conn: sa.Connection) -> None:
-    """Exclusive: no rebuild, fact load or retention touches versions until this transaction ends."""
+    """Exclusive: no other rebuild or retention touches versions until this transaction ends."""
     conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _REBUILD_LOCK_KEY})
 
 
@@ -61,13 +57,12 @@ def _version_row(repo_id: int, v: Version) -> dict:
 def rebuild_versions(conn: sa.Connection, repo_ids: Iterable[int]) -> dict[str, int]:
     """Bring the versions of ``repo_ids`` in line with their observations; returns change counts."""
     ids = sorted(set(repo_ids))
-    counts = {"versions_inserted": 0, "versions_updated": 0, "versions_deleted": 0, "facts_repointed": 0}
+    counts = {"versions_inserted": 0, "versions_updated": 0, "versions_deleted": 0}
     if not ids:
         return counts
     # Serialize version rebuilds across runs (two days' dim runs at once, e.g. in a backfill):
     # without it the second transaction reads a stale chain and violates "one current version".
     lock_versions(conn)
-    conn.execute(sa.text("set constraints all deferred"))
     observations = _load_observations(conn, ids)
     existing: dict[tuple, tuple] = {}
     for key, repo_id, valid_from, digest, valid_to in conn.execute(sa.text(
@@ -106,17 +101,4 @@ def rebuild_versions(conn: sa.Connection, repo_ids: Iterable[int]) -> dict[str, 
         ), new_rows)
         counts["versions_inserted"] = len(new_rows)
 
-    # Facts follow the version valid on their snapshot date.
-    result = conn.execute(sa.text(
-        "update fact_repo_snapshots f set repo_key = d.repo_key from dim_repositories d"
-        " where f.repo_id = any(:ids) and d.repo_id = f.repo_id and d.valid_from <= f.snapshot_date"
-        " and (d.valid_to is null or f.snapshot_date < d.valid_to) and f.repo_key <> d.repo_key"
-    ), {"ids": ids})
-    counts["facts_repointed"] = result.rowcount
-    # A fact whose day no longer has an observation (its staging changed since) has no version.
-    conn.execute(sa.text(
-        "delete from fact_repo_snapshots f where f.repo_id = any(:ids) and not exists ("
-        " select 1 from dim_repositories d where d.repo_key = f.repo_key)"
-    ), {"ids": ids})
-    conn.execute(sa.text("set constraints all immediate"))
     return counts
