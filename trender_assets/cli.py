@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import sys
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Optional, Sequence
 
 import click
 
 from trender_assets.clock import utc_today
 from trender_assets.errors import ConfigurationError, TrenderError
-from trender_assets.partitions import LANGUAGES, RENDER, START_DATE
+from trender_assets.categories import LANGUAGES, RENDER, START_DATE
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -61,7 +60,11 @@ def parse_languages(values: Sequence[str]) -> list[str]:
 
 
 def _load():
-    """Definitions and instance, loaded only once arguments are valid (importing Dagster is slow)."""
+    """Definitions and instance, loaded only once arguments and the instance folder are valid
+    (importing Dagster takes a second)."""
+    from trender_assets.instance_home import instance_home, prepare_instance_home
+
+    prepare_instance_home(instance_home())
     from trender_assets.definitions import defs
     from trender_assets.runner import get_instance
 
@@ -83,7 +86,6 @@ def _preflight(defs, days: list[date], languages: list[str], refetch: bool) -> N
     if not refetch and all((d, lang) in stored for d in days for lang in languages):
         return  # everything re-derives from stored raw data: GitHub is not needed
     github = defs.resources["github"]
-    github.attach_warehouse(engine)
     # free of charge; proves GitHub is reachable and the token accepted, retried like any request
     github.check_access()
     if RENDER in languages and not github.has_token:
@@ -119,10 +121,10 @@ def _refuse_expired_days(defs, days: list[date], languages: list[str], refetch: 
 
 def _run_days(days: list[date], languages: list[str], refetch: bool, verbose: bool = False,
               allow_smaller: bool = False) -> int:
+    defs, instance = _load()
     from trender_assets.abandoned_runs import process_tags
     from trender_assets.runner import materialize_day
 
-    defs, instance = _load()
     _fail_abandoned_runs(defs, instance)
     _refuse_expired_days(defs, days, languages, refetch)
     _preflight(defs, days, languages, refetch)
@@ -150,11 +152,9 @@ def cli() -> None:
 
 def check_configuration() -> None:
     """Settings every command depends on, checked before any work so a mistake is one line."""
-    from trender_assets.clock import frozen_now
-    from trender_assets.warehouse.engine import check_database_url_env
+    from trender_assets import environment
 
-    frozen_now()
-    check_database_url_env()
+    environment.check()
 
 
 @cli.command()
@@ -194,10 +194,10 @@ def backfill(start: str, end: Optional[str], languages: tuple[str, ...], refetch
 @click.option("--as-of", metavar="YYYY-MM-DD", help="Measure ages from this day (default: today, UTC).")
 def retention(dry_run: bool, as_of: Optional[str]) -> None:
     """Delete expired rows (raw/staging 7 days, facts 30, closed dimension versions 30)."""
-    from trender_assets.abandoned_runs import process_tags
-
     day = parse_date(as_of, "--as-of") if as_of else utc_today()
     defs, instance = _load()
+    from trender_assets.abandoned_runs import process_tags
+
     defs.resources["warehouse"].engine  # fail fast, one line, if the warehouse is unreachable
     result = defs.resolve_job_def("retention_job").execute_in_process(
         instance=instance, raise_on_error=False, tags=process_tags(),
@@ -225,16 +225,23 @@ def retention(dry_run: bool, as_of: Optional[str]) -> None:
 def dev(dagster_args: tuple[str, ...]) -> None:
     """Start `dagster dev` on this project, sharing the instance `trender run` uses.
 
-    It is plain `dagster dev` in the checkout: with DAGSTER_HOME unset, Dagster reads the checkout's
-    dagster.yaml, which names trender's default instance; a DAGSTER_HOME you set serves both.
+    It works from any folder: the workspace file ships inside the package. With DAGSTER_HOME unset,
+    Dagster opens trender's default instance ($TRENDER_DATA_DIR/dagster_home, the one `trender run`
+    writes its dagster.yaml into); a DAGSTER_HOME you set serves both.
     """
-    root = Path(__file__).resolve().parents[1]
-    if not os.environ.get("DAGSTER_HOME"):
-        from trender_assets.instance_storage import TrenderInstanceStorage
+    from importlib import resources
 
+    if not os.environ.get("DAGSTER_HOME"):
+        from trender_assets.instance_storage import TrenderInstanceStorage, default_instance_home, write_default_config
+        from trender_assets.instance_home import prepare_instance_home
+
+        home = default_instance_home()
+        prepare_instance_home(home)
+        write_default_config(home)
         TrenderInstanceStorage.from_config_value(None, {})  # start and create it now: one line if that fails
-    os.chdir(root)
-    os.execvp(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", *dagster_args])
+        os.environ["DAGSTER_HOME"] = str(home)
+    workspace = resources.files("trender_assets") / "workspace.yaml"
+    os.execvp(sys.executable, [sys.executable, "-m", "dagster", "dev", "-w", str(workspace), *dagster_args])
 
 
 @cli.group()
@@ -245,17 +252,14 @@ def auth() -> None:
 @auth.command()
 def check() -> None:
     """Show which credentials are configured and the quota left for each (costs nothing)."""
-    from trender_assets.resources.github_client import GitHubClient
-
     defs, _ = _load()
     github = defs.resources["github"]
-    github.attach_warehouse(defs.resources["warehouse"].engine)
     credentials = github.credentials()
     if not credentials:
         click.echo("anonymous: 60 core requests an hour, no code search (render is skipped)")
     for credential in credentials or [None]:
-        probe = GitHubClient(api_url=github.api_url, credentials=[credential] if credential else None,
-                             max_attempts=2, backoff_seconds=0.5, max_rate_limit_wait_seconds=0)
+        probe = github.make_client(credentials=[credential] if credential else None,
+                                   max_attempts=2, backoff_seconds=0.5, max_rate_limit_wait_seconds=0)
         try:
             resources = probe.rate_limit().get("resources", {})
         finally:
@@ -275,7 +279,7 @@ def store_oauth(expires_in: int) -> None:
     """
     from datetime import datetime, timezone
 
-    from trender_assets.resources.github_credentials import OAuthTokenStore
+    from trender_assets.github.credentials import OAuthTokenStore
 
     names = ("GITHUB_OAUTH_CLIENT_ID", "GITHUB_OAUTH_ACCESS_TOKEN", "GITHUB_OAUTH_REFRESH_TOKEN",
              "TRENDER_ENCRYPTION_KEY")
@@ -325,6 +329,35 @@ def stop(force: bool) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
+    """The ``trender`` program. Called without ``argv`` it is a process of its own, which ends at once
+    when the command is done (see ``_end_process``); with ``argv`` it raises SystemExit like any call."""
+    try:
+        _main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    if argv is None:
+        _end_process(code)
+    sys.exit(code)
+
+
+def _end_process(code) -> None:
+    """Flush, run the exit handlers, and leave without the interpreter's teardown: freeing Dagster's
+    thousands of modules and its native libraries takes 1-2 s after every command, for nothing."""
+    import atexit
+
+    if code is not None and not isinstance(code, int):
+        click.echo(code, err=True)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()  # what a normal exit runs: logging's flush, engines' and pools' clean-up
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
+def _main(argv: Optional[Sequence[str]]) -> None:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="trender", standalone_mode=False)
     except click.exceptions.Exit as exc:

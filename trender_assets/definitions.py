@@ -5,6 +5,8 @@ import warnings
 
 import dagster as dg
 
+from trender_assets import environment
+
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
@@ -25,40 +27,11 @@ def _optional_env(name: str):
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
-def _github_backoff() -> dict:
-    """TRENDER_GITHUB_BACKOFF_SECONDS: the first retry's wait (doubling each attempt), so tests can
-    back off in milliseconds; unset keeps the resource's default (1 s)."""
-    raw = os.environ.get("TRENDER_GITHUB_BACKOFF_SECONDS", "").strip()
-    if not raw:
-        return {}
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = float("nan")
-    if not 0 <= seconds <= 3600:  # also refuses nan and inf
-        from trender_assets.errors import ConfigurationError
-
-        raise ConfigurationError(
-            f"TRENDER_GITHUB_BACKOFF_SECONDS must be a number of seconds from 0 to 3600, got {raw!r}")
-    return {"backoff_seconds": seconds}
-
-
-def _github_pacing() -> dict:
-    """TRENDER_GITHUB_PACE_SEARCHES=0 stops spacing one token's searches 2 s apart (for tests
-    against a fake GitHub); unset or 1 keeps it. GitHub's reported quotas are kept either way."""
-    raw = os.environ.get("TRENDER_GITHUB_PACE_SEARCHES", "").strip().lower()
-    if not raw:
-        return {}
-    if raw not in ("0", "1", "false", "true"):
-        from trender_assets.errors import ConfigurationError
-
-        raise ConfigurationError(f"TRENDER_GITHUB_PACE_SEARCHES must be 0 or 1, got {raw!r}")
-    return {"pace_searches": raw in ("1", "true")}
-
-
 def default_resources() -> dict:
+    warehouse = WarehouseResource(database_url=_optional_env("DATABASE_URL"))
     return {
         "github": GitHubResource(
+            warehouse=warehouse,  # the ETag cache and OAuth tokens live there
             token=_optional_env("GITHUB_TOKEN"),
             tokens=_optional_env("GITHUB_TOKENS"),
             app_id=_optional_env("GITHUB_APP_ID"),
@@ -69,10 +42,10 @@ def default_resources() -> dict:
             oauth_url=os.environ.get("GITHUB_OAUTH_URL") or "https://github.com",
             encryption_key=_optional_env("TRENDER_ENCRYPTION_KEY"),
             api_url=os.environ.get("GITHUB_API_URL") or "https://api.github.com",
-            **_github_backoff(),
-            **_github_pacing(),
+            **environment.github_backoff(),
+            **environment.github_pacing(),
         ),
-        "warehouse": WarehouseResource(database_url=_optional_env("DATABASE_URL")),
+        "warehouse": warehouse,
         "settings": TrenderSettings.from_env(),
     }
 

@@ -30,7 +30,7 @@ from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 
 from trender_assets.errors import ConfigurationError, WarehouseUnavailable
-from trender_assets.warehouse.embedded import data_dir
+from trender_assets.instance_home import default_instance_home
 
 INSTANCE_DATABASE = "dagster"  # on the embedded server
 INSTANCE_SCHEMA = "dagster"  # in the database DATABASE_URL names
@@ -57,10 +57,6 @@ telemetry:
 """
 # what earlier versions wrote into the default home (its runs stayed in SQLite there)
 _LEGACY_DEFAULT_YAML = "# trender's default Dagster instance: local storage in this folder\n"
-
-
-def default_instance_home() -> Path:
-    return (data_dir() / "dagster_home").absolute()  # Dagster requires DAGSTER_HOME to be absolute
 
 
 def write_default_config(home: Path) -> None:

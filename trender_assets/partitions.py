@@ -4,13 +4,10 @@ import warnings
 
 import dagster as dg
 
-START_DATE = "2026-01-01"
+from trender_assets.categories import LANGUAGE_LABELS, LANGUAGES, RENDER, START_DATE
 
-LANGUAGE_LABELS = {"python": "Python", "typescript": "TypeScript", "go": "Go"}
-"""Partition key -> GitHub's name of the language, for the search qualifier."""
-
-RENDER = "render"
-LANGUAGES = [*LANGUAGE_LABELS, RENDER]
+__all__ = ["LANGUAGE_LABELS", "LANGUAGES", "RENDER", "START_DATE", "by_snapshot_date", "daily_partitions",
+           "date_language_partitions", "language_partitions", "partition_key_for", "split_partition_key"]
 
 # end_offset=1 makes today's partition exist: partition D is the snapshot observed on day D,
 # and the daily schedule snapshots the current day at 14:00 UTC.

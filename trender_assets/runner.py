@@ -13,17 +13,16 @@ import io
 import itertools
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Iterable, Optional
 
 import dagster as dg
 import sqlalchemy as sa
 
 from trender_assets.assets.ranges import day_range_tags, language_blocks
-from trender_assets.errors import ConfigurationError, WarehouseUnavailable
+from trender_assets.errors import WarehouseUnavailable
+from trender_assets.instance_home import instance_home, prepare_instance_home
 from trender_assets.partitions import LANGUAGES, partition_key_for
 from trender_assets.run_records import record_run
 
@@ -54,37 +53,6 @@ class DayReport:
     @property
     def succeeded(self) -> bool:
         return self.stopped is None and bool(self.outcomes) and all(o.succeeded for o in self.outcomes)
-
-
-def instance_home() -> Path:
-    """DAGSTER_HOME, or trender's default instance folder ($TRENDER_DATA_DIR/dagster_home) when unset."""
-    home = os.environ.get("DAGSTER_HOME")
-    if home:
-        return Path(home)
-    from trender_assets.instance_storage import default_instance_home
-
-    return default_instance_home()
-
-
-def prepare_instance_home(home: Path) -> None:
-    """Create the instance folder, or say in one line why it cannot be used."""
-    name = "DAGSTER_HOME" if os.environ.get("DAGSTER_HOME") else "the Dagster instance folder"
-    if not home.is_absolute():
-        raise ConfigurationError(f"{name} {home} must be an absolute path")
-    if home.exists() and not home.is_dir():
-        raise ConfigurationError(f"{name} {home} is a file, not a folder")
-    blocking = next((p for p in home.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise ConfigurationError(f"{name} {home} cannot be created: {blocking} is a file")
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigurationError(f"{name} {home} cannot be created: {exc.strerror or exc}") from None
-    try:
-        with tempfile.TemporaryFile(dir=home):
-            pass
-    except OSError as exc:
-        raise ConfigurationError(f"{name} {home} is not writable: {exc.strerror or exc}") from None
 
 
 def get_instance() -> dg.DagsterInstance:

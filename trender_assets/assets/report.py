@@ -26,7 +26,7 @@ from trender_assets.report.cards import load_cards
 from trender_assets.report.page import render_report, summary_markdown
 from trender_assets.report.readme_cache import with_rendered_readmes
 from trender_assets.resources import WarehouseResource
-from trender_assets.warehouse.embedded import data_dir
+from trender_assets.environment import data_dir
 
 SECTIONS = [*((key, LANGUAGE_LABELS[key]) for key in LANGUAGES if key != RENDER), (RENDER, "Render projects")]
 READ_ONLY = [dim_repositories, stg_repos_validated, raw_github_repos]

@@ -2,34 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
+from trender_assets import environment
 from trender_assets.logic.scoring import ScoringParams
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-_SIZE_OVERRIDES = {"repo_limit": "TRENDER_REPO_LIMIT", "top_per_language": "TRENDER_TOP_PER_LANGUAGE"}
-"""Optional size overrides from the environment (benchmarks, larger deployments)."""
-
-
-def _env_int(name: str) -> int | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        from trender_assets.errors import ConfigurationError
-
-        raise ConfigurationError(f"{name} must be a whole number of at least 1, got {raw!r}")
-    return value
 
 
 class TrenderSettings(dg.ConfigurableResource):
@@ -56,16 +32,9 @@ class TrenderSettings(dg.ConfigurableResource):
     @classmethod
     def from_env(cls) -> "TrenderSettings":
         """Settings from DEV_MODE / DEV_REPO_LIMIT and the optional TRENDER_REPO_LIMIT /
-        TRENDER_TOP_PER_LANGUAGE; everything else keeps its default."""
-        limit = os.environ.get("DEV_REPO_LIMIT", "").strip()
-        try:
-            dev_limit = int(limit) if limit else 5
-        except ValueError:
-            from trender_assets.errors import ConfigurationError
-
-            raise ConfigurationError(f"DEV_REPO_LIMIT must be a whole number, got {limit!r}") from None
-        sizes = {field: _env_int(name) for field, name in _SIZE_OVERRIDES.items() if _env_int(name) is not None}
-        return cls(dev_mode=_env_flag("DEV_MODE"), dev_repo_limit=dev_limit, **sizes)
+        TRENDER_TOP_PER_LANGUAGE (read in ``trender_assets.environment``); the rest keep their defaults."""
+        return cls(dev_mode=environment.flag("DEV_MODE"), dev_repo_limit=environment.dev_repo_limit(),
+                   **environment.size_overrides())
 
     @property
     def scoring(self) -> ScoringParams:

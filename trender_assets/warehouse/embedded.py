@@ -17,13 +17,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from trender_assets.errors import WarehouseUnavailable
+from trender_assets.environment import data_dir
 from trender_assets.processes import is_alive
 
 DATABASE = "trender"
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("TRENDER_DATA_DIR") or Path.home() / ".trender").expanduser()
 
 
 def pgdata_dir() -> Path:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import sqlalchemy as sa
 
+from trender_assets import environment
 from trender_assets.errors import ConfigurationError, WarehouseUnavailable
 from trender_assets.warehouse.embedded import embedded_database_url
 from trender_assets.warehouse.migrations import apply_migrations
@@ -32,13 +32,6 @@ def normalize_url(url: str) -> sa.URL:
     return parsed
 
 
-def check_database_url_env() -> None:
-    """An empty DATABASE_URL is a mistake, not a request for the embedded server."""
-    value = os.environ.get("DATABASE_URL")
-    if value is not None and not value.strip():
-        raise ConfigurationError("DATABASE_URL is set but empty: unset it to use the embedded PostgreSQL")
-
-
 def shown_url(url: sa.URL) -> str:
     """The URL as a person may see it: plain scheme, password hidden."""
     if url.drivername == "postgresql+psycopg":
@@ -49,7 +42,7 @@ def shown_url(url: sa.URL) -> str:
 def connect_engine(database_url: Optional[str]) -> sa.Engine:
     """Engine for the warehouse, with the schema migrated; one clear error if it is unreachable."""
     if not database_url:
-        check_database_url_env()
+        environment.check_database_url()
     url = normalize_url(database_url) if database_url else normalize_url(embedded_database_url())
     engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     shown = url.render_as_string(hide_password=True)
