@@ -5,6 +5,10 @@ setup(
     version="0.1.0",
     description="Daily snapshots of GitHub's trending repositories in a PostgreSQL warehouse, as Dagster assets.",
     packages=find_packages(exclude=["trender_assets_tests", "trender_assets_tests.*"]),
+    # Shipped inside the package so an installed trender needs no checkout: the migrations (in a checkout
+    # trender_assets/sql links to the top-level sql/, their one source; the wheel holds copies), the
+    # report's template and style sheet, and the workspace `trender dev` serves.
+    package_data={"trender_assets": ["sql/*.sql", "report/templates/*", "workspace.yaml"]},
     python_requires=">=3.10",
     install_requires=[
         "dagster>=1.13.27,<1.14",
@@ -13,6 +17,7 @@ setup(
         "psycopg2-binary>=2.9",  # the default instance's storage names the driver dagster-postgres is built on
         "filelock>=3.12",  # opening a SQLite DAGSTER_HOME one process at a time
         "httpx>=0.28",
+        "Jinja2>=3.1",  # the report's page template (autoescaped)
         "pandas>=2.2",
         "sqlalchemy>=2.0.36",
         "psycopg[binary]>=3.2",
@@ -36,6 +41,7 @@ setup(
             "playwright>=1.45",
             "psutil>=5.9",
             "dagster-celery[redis]==0.29.27",  # the scale-out tests start Celery workers on Redis
+            "wheel>=0.41",  # test_packaging builds the wheel offline with the venv's own setuptools
         ],
         # TRENDER_EXECUTOR=celery: steps on Celery workers, broker and results on Redis
         "celery": ["dagster-celery[redis]>=0.29.27,<0.30"],

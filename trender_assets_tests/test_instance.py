@@ -1,5 +1,6 @@
-"""One Dagster instance for every entry point: `trender run`, `trender dev` and plain `dagster dev` in
-the checkout (DAGSTER_HOME unset) all read and write trender's default instance in PostgreSQL."""
+"""One Dagster instance for every entry point: `trender run`, `trender dev` (from any folder) and plain
+`dagster dev` in the checkout (DAGSTER_HOME unset) all read and write trender's default instance in
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -94,14 +95,20 @@ def test_unreachable_storage_is_one_line(default_env):
     assert line.startswith("trender: error: cannot ") and "127.0.0.1:1" in line
 
 
-def test_trender_dev_is_plain_dagster_dev_in_the_checkout(default_env, monkeypatch, tmp_path):
+def test_trender_dev_serves_the_packaged_workspace_from_any_folder(default_env, monkeypatch, tmp_path):
+    """`trender dev` stays in the folder it was started in, serves the workspace shipped in the package
+    (the checkout's location, by the same name) and opens the default instance `trender run` opens."""
+    import yaml
+
     from trender_assets import cli
 
     for name in ("DAGSTER_HOME", "DATABASE_URL", "TRENDER_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
         if name in default_env:
             monkeypatch.setenv(name, default_env[name])
-    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     launched = {}
 
     def execvp(file, args):
@@ -111,8 +118,17 @@ def test_trender_dev_is_plain_dagster_dev_in_the_checkout(default_env, monkeypat
     monkeypatch.setattr(os, "execvp", execvp)
     with pytest.raises(SystemExit):
         cli.main(["dev", "-h", "127.0.0.1", "-p", "3999"])
-    assert launched == {"cwd": str(PROJECT_ROOT), "home": None, "args": [
-        sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3999"]}
+    home = Path(default_env["TRENDER_DATA_DIR"]) / "dagster_home"
+    workspace = Path(launched["args"][5])
+    assert launched == {"cwd": str(elsewhere), "home": str(home), "args": [
+        sys.executable, "-m", "dagster", "dev", "-w", str(workspace), "-h", "127.0.0.1", "-p", "3999"]}
+    assert workspace.parent.resolve() == Path(cli.__file__).resolve().parent  # shipped in the package
+    assert (home / "dagster.yaml").read_text() == DEFAULT_INSTANCE_YAML
+    [packaged] = yaml.safe_load(workspace.read_text())["load_from"]
+    [checkout] = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())["load_from"]
+    assert packaged["python_module"] == {"module_name": "trender_assets.definitions", "location_name": "trender"}
+    assert {k: checkout["python_module"][k] for k in ("module_name", "location_name")} == packaged["python_module"]
+    assert list(elsewhere.iterdir()) == []  # nothing written where it was started
 
 
 # -- every entry point, one instance ---------------------------------------------------------------
