@@ -15,9 +15,11 @@ import pytest
 import sqlalchemy as sa
 
 from trender_assets.errors import GitHubAuthError, GitHubError, GitHubRateLimited
-from trender_assets.resources.github_cache import MemoryCache, WarehouseCache
-from trender_assets.resources.github_client import GitHubClient, truncate_clean
-from trender_assets.resources.github_credentials import AppInstallationToken, OAuthTokenStore, OAuthUserToken, StaticToken
+from trender_assets.github import GitHubClient
+from trender_assets.github.cache import MemoryCache, WarehouseCache
+from trender_assets.github.credentials import AppInstallationToken, OAuthTokenStore, OAuthUserToken, StaticToken
+from trender_assets.github.readmes import truncate_clean
+from trender_assets.logic.discovery import most_starred
 from trender_assets_tests import scenario
 from trender_assets_tests.conftest import make_resources
 from trender_assets_tests.fake_github import FakeGitHub, FakeRepo
@@ -39,8 +41,8 @@ class FakeTime:
         self.now += seconds
 
 
-def client(fake: FakeGitHub, time: FakeTime, **kwargs) -> GitHubClient:
-    kwargs.setdefault("token", scenario.TOKEN)
+def client(fake: FakeGitHub, time: FakeTime, token: str = scenario.TOKEN, **kwargs) -> GitHubClient:
+    kwargs.setdefault("credentials", [StaticToken(token)])
     return GitHubClient(api_url=fake.url, sleep=time.sleep, clock=time.clock, backoff_seconds=0.01, **kwargs)
 
 
@@ -49,51 +51,12 @@ def clock() -> FakeTime:
     return FakeTime()
 
 
-# -- nothing lost ---------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("fault", [dict(status=502), dict(status=503), dict(status=0),
-                                   dict(status=200, raw_body=b'{"id": 10')])
-def test_transient_failures_are_retried_to_the_same_answer(fake_github, clock, fault):
-    gh = client(fake_github, clock)
-    fake_github.fail_next("/repos/alpha/snake", count=2, **fault)
-    repo = gh.get_repository("alpha/snake")
-    assert repo["id"] == 101 and repo["stargazers_count"] == 900
-    assert gh.telemetry.retries == 2
-
-
-def test_persistent_failure_fails_loudly_naming_what(fake_github, clock):
-    gh = client(fake_github, clock, max_attempts=3)
-    fake_github.fail_next("/repos/alpha/snake/readme", 502, count=10)
-    with pytest.raises(GitHubError, match="README of alpha/snake.*after 3 attempts"):
-        gh.get_readme("alpha/snake")
-
-
-def test_incomplete_search_results_are_retried_then_fail(fake_github, clock):
-    partial = b'{"total_count": 9, "incomplete_results": true, "items": []}'
-    gh = client(fake_github, clock, max_attempts=3)
-    fake_github.fail_next("/search/repositories", 200, count=2, raw_body=partial)
-    items = gh.search_repositories("language:Go pushed:>=2026-10-21 created:>=2026-05-24", 25)
-    assert {i["id"] for i in items} == scenario.EXPECTED["go"]
-    fake_github.fail_next("/search/repositories", 200, count=10, raw_body=partial)
-    with pytest.raises(GitHubError, match="incomplete results"):
-        gh.search_repositories("language:Go", 25)
-
-
-# -- rate limits ------------------------------------------------------------------------------------
-
-def test_secondary_limit_honours_retry_after_exactly(fake_github, clock):
-    gh = client(fake_github, clock)
-    fake_github.fail_next("/repos/alpha/snake", 403, headers={"retry-after": "7"},
-                          body={"message": "You have exceeded a secondary rate limit."})
-    assert gh.get_repository("alpha/snake")["id"] == 101
-    assert clock.sleeps.count(7.0) == 1
-    assert gh.telemetry.wait_seconds >= 7
-
+# -- rate limits across requests and tokens (one request's retries and limits: test_github_client) ---
 
 def test_no_request_goes_to_a_token_inside_its_retry_after_window(fake_github, clock):
     second = "ghp_SECONDtokenSENTINEL"
     fake_github.accepted_tokens.add(second)
-    gh = client(fake_github, clock, token=None, credentials=[StaticToken(scenario.TOKEN), StaticToken(second)])
+    gh = client(fake_github, clock, credentials=[StaticToken(scenario.TOKEN), StaticToken(second)])
     fake_github.fail_next("/repos/", 403, headers={"retry-after": "30"},
                           body={"message": "You have exceeded a secondary rate limit."})
     first_token = None
@@ -103,33 +66,6 @@ def test_no_request_goes_to_a_token_inside_its_retry_after_window(fake_github, c
     first_token = auth[0]
     assert all(a != first_token for a in auth[1:])  # the resting token was not used again
     assert clock.sleeps == []  # and nobody had to wait: the other token carried on
-
-
-def test_primary_exhaustion_waits_until_reset(fake_github, clock):
-    gh = client(fake_github, clock)
-    reset = int(clock.now) + 30
-    fake_github.fail_next("/repos/alpha/snake", 403, headers={"x-ratelimit-remaining": "0",
-                                                             "x-ratelimit-reset": str(reset)},
-                          body={"message": "API rate limit exceeded for user ID 1."})
-    assert gh.get_repository("alpha/snake")["id"] == 101
-    assert clock.sleeps == [31.0]
-
-
-def test_primary_exhaustion_beyond_the_allowed_wait_is_a_clear_error(fake_github, clock):
-    gh = client(fake_github, clock, max_rate_limit_wait_seconds=60)
-    fake_github.fail_next("/repos/alpha/snake", 429, headers={"x-ratelimit-remaining": "0",
-                                                             "x-ratelimit-reset": str(int(clock.now) + 3600)})
-    with pytest.raises(GitHubRateLimited, match="more than the allowed wait of 60s"):
-        gh.get_repository("alpha/snake")
-    assert clock.sleeps == []
-
-
-def test_secondary_limit_without_retry_after_backs_off_from_a_minute(fake_github, clock):
-    gh = client(fake_github, clock)
-    body = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}
-    fake_github.fail_next("/repos/alpha/snake", 403, count=2, body=body)
-    assert gh.get_repository("alpha/snake")
-    assert [s for s in clock.sleeps if s >= 1] == [60.0, 120.0]
 
 
 def test_search_and_code_search_are_paced_per_resource(fake_github, clock):
@@ -168,15 +104,6 @@ def test_an_exhausted_search_quota_does_not_block_core(fake_github, clock):
     assert gh.get_repository("alpha/snake")["id"] == 101
 
 
-def test_a_rejected_token_fails_once_without_a_retry_storm(fake_github, clock):
-    wrong = "ghp_WRONGsentinel123"
-    gh = client(fake_github, clock, token=wrong)
-    with pytest.raises(GitHubAuthError) as caught:
-        gh.get_repository("alpha/snake")
-    assert "GITHUB_TOKEN" in str(caught.value) and wrong not in str(caught.value)
-    assert fake_github.count("/repos/") == 1
-
-
 # -- conditional requests and several tokens -------------------------------------------------------
 
 def test_etags_make_unchanged_readmes_free_and_stay_tied_to_their_token(fake_github, clock, engine):
@@ -207,7 +134,7 @@ def test_search_is_never_conditional(fake_github, clock):
 def test_several_tokens_share_the_work(fake_github, clock):
     tokens = [scenario.TOKEN, "ghp_TWOsentinel", "ghp_THREEsentinel"]
     fake_github.accepted_tokens.update(tokens[1:])
-    gh = client(fake_github, clock, token=None, credentials=[StaticToken(t) for t in tokens])
+    gh = client(fake_github, clock, credentials=[StaticToken(t) for t in tokens])
     for name in ["alpha/snake", "beta/pyllm", "web/edge", "gopher/cli", "web/ui-kit", "gopher/proxy"] * 2:
         gh.get_repository(name)
     used = [r.headers["authorization"] for r in fake_github.requests]
@@ -233,7 +160,7 @@ def test_github_app_installation_token_is_issued_and_refreshed_before_expiry(fak
     private, public = _rsa_pair()
     fake_github.configure_app("4242", public, "77")
     app = AppInstallationToken("4242", private, "77", fake_github.url, clock=clock.clock)
-    gh = client(fake_github, clock, token=None, credentials=[app])
+    gh = client(fake_github, clock, credentials=[app])
     gh.get_repository("alpha/snake")
     gh.get_repository("beta/pyllm")
     assert fake_github.count("/app/installations/77/access_tokens") == 1
@@ -248,7 +175,7 @@ def test_a_wrong_app_key_is_one_clear_error(fake_github, clock):
     _, public = _rsa_pair()
     other_private, _ = _rsa_pair()
     fake_github.configure_app("4242", public, "77")
-    gh = client(fake_github, clock, token=None,
+    gh = client(fake_github, clock,
                 credentials=[AppInstallationToken("4242", other_private, "77", fake_github.url)])
     with pytest.raises(GitHubAuthError, match="GitHub App credentials"):
         gh.get_repository("alpha/snake")
@@ -266,7 +193,7 @@ def test_oauth_token_refreshes_once_under_lock_and_is_stored_encrypted(fake_gith
     oauth_url = fake_github.url
 
     first = OAuthUserToken(store, "Iv1.client", "s3cret", oauth_url, clock=clock.clock)
-    gh = client(fake_github, clock, token=None, credentials=[first])
+    gh = client(fake_github, clock, credentials=[first])
     assert gh.get_repository("alpha/snake")
     # another process starts later: it finds the fresh token in the warehouse and does not refresh
     second = OAuthUserToken(OAuthTokenStore(engine, key), "Iv1.client", "s3cret", oauth_url, clock=clock.clock)
@@ -292,8 +219,8 @@ def test_search_beyond_1000_results_splits_into_created_windows(clock):
             fake.add_repo(FakeRepo(10_000 + i, f"many/r{i}", "Rust", 5000 - i, f"{created}T00:00:00Z",
                                    f"{day}T00:00:00Z"))
         gh = client(fake, clock, pace=False)
-        items = gh.search_repositories("language:Rust", 1200, created_since=day - timedelta(days=180),
-                                       created_until=day)
+        windows = gh.search_repositories_created("language:Rust", 1200, day - timedelta(days=180), day)
+        items = most_starred(windows, 1200)
     assert len(items) == 1200 == len({i["id"] for i in items})
     assert [i["stargazers_count"] for i in items] == list(range(5000, 5000 - 1200, -1))
     windows = {r.query["q"] for r in fake.requests}

@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from trender_assets.errors import GitHubAuthError, GitHubError, GitHubRateLimited
+from trender_assets.github import GitHubClient
+from trender_assets.github.credentials import StaticToken
 from trender_assets.resources.github import GitHubResource
-from trender_assets.resources.github_client import GitHubClient
 from trender_assets_tests import scenario
 from trender_assets_tests.fake_github import FakeGitHub, FakeRepo
 
@@ -50,7 +51,8 @@ def sim() -> SimTime:
 
 
 def make_client(fake: FakeGitHub, sim: SimTime, token: str | None = scenario.TOKEN, **kwargs) -> GitHubClient:
-    return GitHubClient(api_url=fake.url, token=token, sleep=sim.sleep, clock=sim.clock, **kwargs)
+    kwargs.setdefault("credentials", [StaticToken(token)] if token else None)
+    return GitHubClient(api_url=fake.url, sleep=sim.sleep, clock=sim.clock, **kwargs)
 
 
 def make_resource(fake: FakeGitHub, token: str | None = scenario.TOKEN, **kwargs) -> GitHubResource:
@@ -251,41 +253,71 @@ def test_readme_name_is_kept_and_missing_readme_is_none_without_retry(fake_githu
     assert github.telemetry.retries == 0
 
 
-# -- 6. retries --------------------------------------------------------------------------------------
+# -- 6. retries: one policy, one bound ---------------------------------------------------------------
 
-def test_502_twice_then_success_is_retried_with_backoff(fake_github, sim):
-    """Bad gateways are transient on GitHub; the client must retry them with growing waits and
-    return the real data, counting the retries."""
+@pytest.mark.parametrize("fault", [dict(status=502), dict(status=503), dict(status=0),
+                                   dict(status=200, raw_body=b'{"id": 101, "full_na')],
+                         ids=["502", "503", "dropped-connection", "truncated-json"])
+def test_transient_failures_are_retried_with_backoff_to_the_same_answer(fake_github, sim, fault):
+    """Bad gateways, dropped connections and cut-off bodies are transient on GitHub; the client must
+    retry them with growing waits (one policy for all) and return the real data, counting retries."""
     gh = make_client(fake_github, sim, backoff_seconds=1.0)
-    fake_github.fail_next("/repos/alpha/snake", 502, count=2)
+    fake_github.fail_next("/repos/alpha/snake", count=2, **fault)
     repo = gh.get_repository("alpha/snake")
-    assert repo["id"] == 101 and repo["full_name"] == "alpha/snake"
-    assert [r.status for r in fake_github.requests] == [502, 502, 200]
+    assert (repo["id"], repo["full_name"], repo["stargazers_count"]) == (101, "alpha/snake", 900)
+    assert [r.status for r in fake_github.requests] == [fault["status"]] * 2 + [200]
     assert gh.telemetry.retries == 2
     assert len(sim.sleeps) == 2
     assert 1.0 <= sim.sleeps[0] <= 2.0 and 2.0 <= sim.sleeps[1] <= 3.0  # exponential, with jitter
 
 
-def test_dropped_connection_is_retried(fake_github, sim):
-    """A connection closed without an answer (httpx TransportError) must be retried like a 5xx."""
-    gh = make_client(fake_github, sim, backoff_seconds=0.01)
-    fake_github.fail_next("/repos/alpha/snake", 0)
-    assert gh.get_repository("alpha/snake")["id"] == 101
-    assert [r.status for r in fake_github.requests] == [0, 200]
-    assert gh.telemetry.retries == 1
-
-
-def test_persistent_failure_raises_naming_what_and_never_the_token(fake_github, sim):
+@pytest.mark.parametrize("fetch, what", [
+    (lambda gh: gh.get_repository("alpha/snake"), "repository alpha/snake"),
+    (lambda gh: gh.get_readme("alpha/snake"), "README of alpha/snake"),
+])
+def test_persistent_failure_raises_naming_what_and_never_the_token(fake_github, sim, fetch, what):
     """When retries run out the error must say what could not be fetched (so an operator can act)
     and stop after max_attempts; it must never carry the token."""
     gh = make_client(fake_github, sim, max_attempts=3, backoff_seconds=0.01)
     fake_github.fail_next("/repos/alpha/snake", 502, count=10)
     with pytest.raises(GitHubError) as caught:
-        gh.get_repository("alpha/snake")
+        fetch(gh)
     message = str(caught.value)
-    assert "repository alpha/snake" in message and "3 attempts" in message
+    assert what in message and "after 3 attempts" in message
     assert scenario.TOKEN not in message and scenario.TOKEN not in repr(caught.value)
     assert fake_github.count("/repos/alpha/snake") == 3
+
+
+PARTIAL_PAGE = b'{"total_count": 9, "incomplete_results": true, "items": []}'
+
+
+def _keep_failing(fake: FakeGitHub, prefix: str, faults: list[dict], n: int = 30) -> None:
+    """The next ``n`` answers under ``prefix`` fail, taking ``faults`` in turn."""
+    for i in range(n):
+        fake.fail_next(prefix, **faults[i % len(faults)])
+
+
+@pytest.mark.parametrize("max_attempts", [3, 5])
+def test_one_retry_policy_bounds_the_requests_of_a_call_whatever_fails(fake_github, sim, max_attempts):
+    """Transport failures, 5xx and unusable bodies share one budget: a call against an endpoint that
+    keeps failing, in every way at once, makes exactly ``max_attempts`` requests, then fails naming
+    what (the retry loops used to nest: up to 25 requests for one search page)."""
+    gh = make_client(fake_github, sim, max_attempts=max_attempts, backoff_seconds=0.01, pace=False)
+    _keep_failing(fake_github, "/search/repositories", [
+        dict(status=502), dict(status=200, raw_body=PARTIAL_PAGE), dict(status=0),
+        dict(status=200, raw_body=b'{"total_count": 3, "it')])
+    with pytest.raises(GitHubError, match="repository search 'language:Go'"):
+        gh.search_repositories("language:Go", 25)
+    assert fake_github.count("/search/repositories") == max_attempts
+    assert gh.telemetry.retries == max_attempts - 1
+
+    fake_github.reset_faults()
+    _keep_failing(fake_github, "/repos/alpha/snake", [
+        dict(status=502), dict(status=200, raw_body=b'{"id": 101, "full_na'), dict(status=0), dict(status=503)])
+    with pytest.raises(GitHubError, match="repository alpha/snake"):
+        gh.get_repository("alpha/snake")
+    assert fake_github.count("/repos/alpha/snake") == max_attempts
+    assert gh.telemetry.retries == 2 * (max_attempts - 1)
 
 
 # -- 7. rate limits ----------------------------------------------------------------------------------
@@ -298,6 +330,7 @@ def test_retry_after_is_honoured_exactly(fake_github, sim):
                           body={"message": SECONDARY, "status": "403"})
     assert gh.get_repository("alpha/snake")["id"] == 101
     assert sim.sleeps == [7]
+    assert gh.telemetry.wait_seconds == pytest.approx(7)
     assert [r.status for r in fake_github.requests] == [403, 200]
 
 
@@ -313,27 +346,31 @@ def test_primary_exhaustion_waits_until_reset_plus_one(fake_github, sim):
     assert [r.status for r in fake_github.requests] == [403, 200]
 
 
-def test_primary_exhaustion_beyond_the_allowed_wait_raises_without_sleeping(fake_github, sim):
+@pytest.mark.parametrize("status", [403, 429])
+def test_primary_exhaustion_beyond_the_allowed_wait_raises_without_sleeping(fake_github, sim, status):
     """A reset an hour away must not stall the run for an hour: it raises GitHubRateLimited at once
     so Dagster can retry the partition later."""
     gh = make_client(fake_github, sim, max_rate_limit_wait_seconds=60)
-    fake_github.fail_next("/repos/alpha/snake", 403, headers={
+    fake_github.fail_next("/repos/alpha/snake", status, headers={
         "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(EPOCH) + 3600)},
-        body={"message": "API rate limit exceeded for user ID 1.", "status": "403"})
-    with pytest.raises(GitHubRateLimited):
+        body={"message": "API rate limit exceeded for user ID 1.", "status": str(status)})
+    with pytest.raises(GitHubRateLimited, match="more than the allowed wait of 60s"):
         gh.get_repository("alpha/snake")
     assert sim.sleeps == []
     assert fake_github.count("/repos/") == 1
 
 
-def test_secondary_limit_429_without_retry_after_waits_the_configured_time(fake_github, sim):
+@pytest.mark.parametrize("status, times, waits", [(429, 1, [60]), (403, 2, [60, 120])])
+def test_secondary_limit_without_retry_after_backs_off_from_the_configured_time(fake_github, sim, status,
+                                                                                times, waits):
     """A secondary limit that gives no ``retry-after`` needs a conservative pause (≥ 1 minute by
-    default, configurable) before trying again."""
+    default, configurable), doubled while it repeats, before trying again."""
     gh = make_client(fake_github, sim, secondary_limit_wait_seconds=60)
-    fake_github.fail_next("/repos/alpha/snake", 429, body={"message": SECONDARY, "status": "429"})
+    fake_github.fail_next("/repos/alpha/snake", status, count=times, body={"message": SECONDARY,
+                                                                           "status": str(status)})
     assert gh.get_repository("alpha/snake")["id"] == 101
-    assert sim.sleeps == [60]
-    assert [r.status for r in fake_github.requests] == [429, 200]
+    assert sim.sleeps == waits
+    assert [r.status for r in fake_github.requests] == [status] * times + [200]
 
 
 def test_plain_403_is_an_auth_error_without_retry(fake_github, sim):
@@ -401,13 +438,13 @@ def test_incomplete_search_results_are_retried_then_fail_loudly(fake_github, sim
     partial = b'{"total_count": 9, "incomplete_results": true, "items": []}'
     gh = make_client(fake_github, sim, max_attempts=3, backoff_seconds=0.01, pace=False)
     fake_github.fail_next("/search/repositories", 200, count=2, raw_body=partial)
-    items = gh.search_repositories(PY_QUERY, 25)
-    assert {i["id"] for i in items} >= scenario.EXPECTED["python"]
+    items = gh.search_repositories("language:Go pushed:>=2026-10-21 created:>=2026-05-24", 25)
+    assert {i["id"] for i in items} == scenario.EXPECTED["go"]
     assert fake_github.count("/search/repositories") == 3
 
     fake_github.fail_next("/search/repositories", 200, count=10, raw_body=partial)
     with pytest.raises(GitHubError, match="incomplete results"):
-        gh.search_repositories(PY_QUERY, 25)
+        gh.search_repositories("language:Go", 25)
     assert fake_github.count("/search/repositories") == 6
 
 
@@ -433,7 +470,7 @@ def test_telemetry_counts_requests_by_resource_and_status(fake_github, sim):
 # -- 11. GraphQL look-ups -----------------------------------------------------------------------------
 
 def test_graphql_lives_beside_the_rest_root_on_github_and_enterprise():
-    from trender_assets.resources.github_graphql import graphql_url
+    from trender_assets.github.graphql import graphql_url
 
     assert graphql_url("https://api.github.com") == "https://api.github.com/graphql"
     assert graphql_url("https://ghe.example.com/api/v3/") == "https://ghe.example.com/api/graphql"
@@ -443,7 +480,7 @@ def test_graphql_lives_beside_the_rest_root_on_github_and_enterprise():
 def test_graphql_nodes_are_answered_in_the_rest_shape_staging_validates(fake_github, sim):
     """A looked-up repository must validate exactly like the same repository from a REST search."""
     from trender_assets.logic.validation import validate_repo
-    from trender_assets.resources.github_graphql import rest_shape
+    from trender_assets.github.graphql import rest_shape
 
     fake_github.add_repo(FakeRepo(950, "gq/app", "Go", 77, "2026-11-01T00:00:00Z", "2026-11-10T00:00:00Z",
                                   description="d", homepage="https://x.example", topics=["b", "a"], open_issues=4,

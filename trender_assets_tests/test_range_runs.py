@@ -184,9 +184,10 @@ def test_a_range_run_fetches_its_categories_at_once_through_one_client(database_
     with FakeGitHub(token=scenario.TOKEN) as fake:
         scenario.serve_realistic(fake, per_language=8, render_hits=6)
         fake.latency = 0.15
-        github = GitHubResource(token=scenario.TOKEN, api_url=fake.url, backoff_seconds=0.01,
+        warehouse = WarehouseResource(database_url=database_url)
+        github = GitHubResource(warehouse=warehouse, token=scenario.TOKEN, api_url=fake.url, backoff_seconds=0.01,
                                 pace_searches=False, max_concurrency=4)
-        resources = {"github": github, "warehouse": WarehouseResource(database_url=database_url),
+        resources = {"github": github, "warehouse": warehouse,
                      "settings": TrenderSettings()}
         log = request_log(_realistic_category)
         result = _range_run(resources, instance)
@@ -300,7 +301,8 @@ def test_the_daily_schedule_launches_one_run_that_snapshots_the_four_languages(f
     assert request.partition_key is None and request.run_key == f"snapshot-{DAY}"
 
     resources = make_resources(fake_github, database_url)
-    resources["github"] = GitHubResource(token=scenario.TOKEN, api_url=fake_github.url, pace_searches=False)
+    resources["github"] = GitHubResource(warehouse=resources["warehouse"], token=scenario.TOKEN,
+                                         api_url=fake_github.url, pace_searches=False)
     result = _definitions(resources).resolve_job_def("ingest_job").execute_in_process(
         instance=instance, tags=request.tags)
     assert result.success
@@ -335,7 +337,8 @@ def backfill_daemon(fake_github, database_url, engine, frozen_now, tmp_path, mon
     from dagster._daemon.backfill import execute_backfill_iteration
 
     resources = make_resources(fake_github, database_url)
-    resources["github"] = GitHubResource(token=scenario.TOKEN, api_url=fake_github.url, pace_searches=False)
+    resources["github"] = GitHubResource(warehouse=resources["warehouse"], token=scenario.TOKEN,
+                                         api_url=fake_github.url, pace_searches=False)
     seeded = dg.materialize(INGEST, tags=day_range_tags(DAY, LANGUAGES), resources=resources)
     assert seeded.success
     with engine.begin() as conn:

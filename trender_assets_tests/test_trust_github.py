@@ -20,7 +20,8 @@ import pytest
 
 from trender_assets.errors import GitHubRateLimited
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
-from trender_assets.resources.github_client import GitHubClient
+from trender_assets.github import GitHubClient
+from trender_assets.github.credentials import StaticToken
 from trender_assets_tests import scenario
 from trender_assets_tests.fake_github import FakeGitHub, FakeRepo
 from trender_assets_tests.helpers import materialize_day, rows
@@ -38,9 +39,11 @@ def resources_for(fake: FakeGitHub, database_url: str, **github: object) -> dict
     github.setdefault("backoff_seconds", 0.01)
     github.setdefault("secondary_limit_wait_seconds", 0.05)
     github.setdefault("max_rate_limit_wait_seconds", 5)
+    warehouse = WarehouseResource(database_url=database_url)
     return {
-        "github": GitHubResource(token=scenario.TOKEN, api_url=fake.url, pace_searches=False, **github),
-        "warehouse": WarehouseResource(database_url=database_url),
+        "github": GitHubResource(warehouse=warehouse, token=scenario.TOKEN, api_url=fake.url, pace_searches=False,
+                                 **github),
+        "warehouse": warehouse,
         "settings": TrenderSettings(),
     }
 
@@ -400,8 +403,8 @@ def test_no_request_is_sent_into_a_bucket_reported_empty(window, allowed_wait, o
         for i, name in enumerate(names):
             fake.add_repo(FakeRepo(900 + i, name, "Python", 1, _ts(3), _ts(1)))
         fake.set_rate_limit("core", 6, window=window)
-        client = GitHubClient(api_url=fake.url, token=scenario.TOKEN, clock=time.clock, sleep=time.sleep,
-                              max_concurrency=4, max_rate_limit_wait_seconds=allowed_wait)
+        client = GitHubClient(api_url=fake.url, credentials=[StaticToken(scenario.TOKEN)], clock=time.clock,
+                              sleep=time.sleep, max_concurrency=4, max_rate_limit_wait_seconds=allowed_wait)
         with ThreadPoolExecutor(max_workers=4) as pool:
             futures = [pool.submit(client.get_readme, name) for name in names]
         if outcome == "fails":
@@ -419,9 +422,11 @@ def test_the_preflight_retries_transient_errors_like_any_request(fake_github, da
     from trender_assets.cli import _preflight
 
     fake_github.fail_next("/rate_limit", 502, count=3)
+    warehouse = WarehouseResource(database_url=database_url)
     defs = SimpleNamespace(resources={
-        "warehouse": WarehouseResource(database_url=database_url),
-        "github": GitHubResource(token=scenario.TOKEN, api_url=fake_github.url, backoff_seconds=0.01),
+        "warehouse": warehouse,
+        "github": GitHubResource(warehouse=warehouse, token=scenario.TOKEN, api_url=fake_github.url,
+                                 backoff_seconds=0.01),
     })
     _preflight(defs, [DAY], ["python"], refetch=True)
     assert [r.status for r in fake_github.requests if r.path == "/rate_limit"] == [502, 502, 502, 200]

@@ -92,8 +92,6 @@ def raw_github_repos(
     run's). If any partition fails, the others still finish and are written; the step then fails
     naming each failed partition, and Dagster records no materialization for the range (a re-run
     reuses what was written)."""
-    github.attach_warehouse(warehouse.engine)  # before any thread asks for the shared client
-
     def one(day_key: str, language: str) -> dict:
         with holding_partition(warehouse.engine, "raw_github_repos", f"{day_key}|{language}", on_wait=lambda: (
                 context.log.info(f"{day_key}|{language}: another run is fetching this partition; waiting for it"))):

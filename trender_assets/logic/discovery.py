@@ -1,5 +1,8 @@
 """Search questions anchored to the snapshot day D, so any day can be replayed as it was.
 
+Which repositories a day keeps is decided here too, from what GitHub answered (the client only
+fetches): star order across split search windows, and render projects' age window and ranking.
+
 Every window ends at D: a backfilled day must not learn about repositories created after it.
 ``pushed:`` keeps an open end on purpose: GitHub only knows a repository's *latest* push, so a
 repository active before D and pushed again since would be lost by ``pushed:..D``. Stars are
@@ -8,7 +11,9 @@ necessarily "as of the fetch".
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Optional
 
 RENDER_CODE_QUERY = "filename:render.yaml path:/"
 
@@ -26,3 +31,86 @@ def created_window(snapshot_date: date, within_days: int) -> tuple[date, date]:
 
 def created_qualifier(since: date, until: date) -> str:
     return f"created:{since.isoformat()}..{until.isoformat()}"
+
+
+# -- selection: which of the repositories GitHub answered are the day's -----------------------------
+
+def repository_id(item: Any) -> Optional[int]:
+    """A repository's durable key, or None when GitHub sent no whole-number id (staging rejects it)."""
+    repo_id = item.get("id") if isinstance(item, dict) else None
+    return repo_id if isinstance(repo_id, int) and not isinstance(repo_id, bool) else None
+
+
+def _stars(repo: dict) -> int:
+    value = repo.get("stargazers_count")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _by_stars(repos: list[dict]) -> list[dict]:
+    """Most stars first; the id breaks ties, so a day's order does not depend on GitHub's."""
+    return sorted(repos, key=lambda r: (-_stars(r), repository_id(r) or 0))
+
+
+def most_starred(windows: list[list], limit: int) -> list:
+    """The day's top ``limit`` repositories from the search windows GitHub answered.
+
+    One window is already GitHub's star ranking. Several (a query split under GitHub's 1,000-result
+    cap) are merged: each repository once, most stars first; records without an id are kept, last,
+    so staging can reject them with a reason.
+    """
+    if len(windows) == 1:
+        return list(windows[0][:limit])
+    first: dict[int, dict] = {}
+    without_id: list = []
+    for item in (item for window in windows for item in window):
+        repo_id = repository_id(item)
+        if repo_id is None:
+            without_id.append(item)
+        else:
+            first.setdefault(repo_id, item)
+    return [*_by_stars(list(first.values())), *without_id][:limit]
+
+
+@dataclass(frozen=True)
+class RenderHits:
+    node_ids: list[str]  # repositories with render.yaml at their root, each once, in hit order
+    without_node_id: int  # root hits whose repository carries no node id (cannot be looked up)
+
+
+def render_root_hits(hits: list) -> RenderHits:
+    """Code search cannot ask for the repository root: keep hits whose path is ``render.yaml``."""
+    node_ids: dict[str, None] = {}  # an ordered set: a repository may have several hits
+    without = 0
+    for hit in hits:
+        repo = hit.get("repository") if isinstance(hit, dict) else None
+        if not isinstance(repo, dict) or hit.get("path") != "render.yaml":
+            continue
+        node_id = repo.get("node_id")
+        if isinstance(node_id, str) and node_id:
+            node_ids.setdefault(node_id)
+        else:
+            without += 1
+    return RenderHits(list(node_ids), without)
+
+
+def _created_on(repo: dict) -> Optional[date]:
+    try:
+        return datetime.fromisoformat(str(repo.get("created_at")).replace("Z", "+00:00")).date()
+    except (ValueError, OverflowError):
+        return None
+
+
+def created_in_window(repos: list[dict], since: date, until: date) -> list[dict]:
+    """Each repository once, created in ``since..until`` (inclusive); no readable date, not kept."""
+    unique: dict[Any, dict] = {}
+    for repo in repos:
+        repo_id = repository_id(repo)
+        unique.setdefault(repo_id if repo_id is not None else id(repo), repo)
+    return [r for r in unique.values() if since <= (_created_on(r) or date.min) <= until]
+
+
+def render_projects(repos: list[dict], since: date, until: date, limit: int) -> tuple[list[dict], int]:
+    """Render projects of the day: created in the window, top ``limit`` by stars; and how many
+    were in the window (code search cannot sort by stars or filter by date, so it happens here)."""
+    in_window = created_in_window(repos, since, until)
+    return _by_stars(in_window)[:limit], len(in_window)

@@ -1,7 +1,8 @@
-"""The GitHub resource: everything trender knows about GitHub, behind domain methods.
+"""The GitHub resource: everything trender asks GitHub, behind domain methods.
 
 Assets never build URLs; they ask for "the trending repositories of a language on day D",
-"the render projects of day D" and "these READMEs".
+"the render projects of day D" and "these READMEs". The HTTP lives in ``trender_assets.github``
+(free of Dagster); which repositories a day keeps is decided in ``logic.discovery``.
 """
 
 from __future__ import annotations
@@ -10,60 +11,30 @@ import contextvars
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, ContextManager, Optional
 
 import dagster as dg
-import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 
 from trender_assets.errors import ConfigurationError
-from trender_assets.logic.discovery import RENDER_CODE_QUERY, created_window, language_query
-from trender_assets.logic.repo_names import full_name_problem
-from trender_assets.resources.env import resolved
-from trender_assets.resources.github_cache import MemoryCache, WarehouseCache
-from trender_assets.resources.github_client import GitHubClient, Readme, Telemetry
-from trender_assets.resources.github_graphql import rest_shape
-from trender_assets.resources.github_credentials import (
+from trender_assets.github import GitHubClient, Readme, Telemetry
+from trender_assets.github.cache import MemoryCache, WarehouseCache
+from trender_assets.github.credentials import (
     AppInstallationToken,
     Credential,
     OAuthTokenStore,
     OAuthUserToken,
     StaticToken,
 )
-
-
-_partition_spend: contextvars.ContextVar[Optional[Telemetry]] = contextvars.ContextVar(
-    "trender_partition_telemetry", default=None)
-
-
-class RunTelemetry(Telemetry):
-    """The client's telemetry for the whole run, which also counts each request, retry, wait and
-    anomaly into the telemetry of the partition being fetched on that thread (see
-    ``GitHubResource.partition_telemetry``): partitions fetched at once share one client."""
-
-    def note(self, anomaly: str) -> None:
-        super().note(anomaly)
-        if (scoped := _partition_spend.get()) is not None:
-            scoped.note(anomaly)
-
-    def record(self, resource: str, response, path: str) -> None:
-        super().record(resource, response, path)
-        if (scoped := _partition_spend.get()) is not None:
-            scoped.record(resource, response, path)
-
-    def add_wait(self, seconds: float) -> None:
-        super().add_wait(seconds)
-        if (scoped := _partition_spend.get()) is not None:
-            scoped.add_wait(seconds)
-
-    def add_retry(self) -> None:
-        super().add_retry()
-        if (scoped := _partition_spend.get()) is not None:
-            scoped.add_retry()
+from trender_assets.github.graphql import rest_shape
+from trender_assets.github.telemetry import RunTelemetry, partition_spend
+from trender_assets.logic import discovery
+from trender_assets.logic.repo_names import full_name_problem
+from trender_assets.resources.env import resolved
+from trender_assets.resources.warehouse import WarehouseResource
 
 
 @dataclass(frozen=True)
@@ -81,9 +52,11 @@ class GitHubResource(dg.ConfigurableResource):
     Credentials come from environment variables through ``EnvVar`` (the UI shows their names, never
     their values): ``GITHUB_TOKEN`` and/or ``GITHUB_TOKENS`` (comma-separated, spread across), a
     GitHub App installation, or a refreshable OAuth user token. With none, requests are anonymous
-    and code search (render discovery) is unavailable.
+    and code search (render discovery) is unavailable. The nested ``warehouse`` keeps the ETag
+    cache and OAuth tokens across runs; without it (tests) the cache lasts one client.
     """
 
+    warehouse: Optional[WarehouseResource] = None
     token: Optional[str] = Field(default=None, repr=False)
     tokens: Optional[str] = Field(default=None, repr=False)
     """Several tokens, comma-separated; each keeps its own rate limits."""
@@ -100,6 +73,7 @@ class GitHubResource(dg.ConfigurableResource):
     api_version: str = "2022-11-28"
     timeout_seconds: float = 30.0
     max_attempts: int = 5
+    """HTTP requests per call at most, whatever fails (5xx, dropped connection, unreadable body...)."""
     backoff_seconds: float = 1.0
     max_rate_limit_wait_seconds: float = 900.0
     secondary_limit_wait_seconds: float = 60.0
@@ -114,24 +88,14 @@ class GitHubResource(dg.ConfigurableResource):
 
     _client: Optional[GitHubClient] = PrivateAttr(default=None)
     _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _engine: Optional[sa.Engine] = PrivateAttr(default=None)
-    _sleep: Optional[Callable[[float], None]] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._client = None  # built on first use, once the warehouse is attached
+        self._client = None  # built on first use
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    def attach_warehouse(self, engine: sa.Engine) -> None:
-        """Keep the ETag cache (and OAuth tokens) in the warehouse, so they outlive the run."""
-        if self._engine is not engine:
-            self._engine = engine
-            if self._client is not None:
-                self._client.close()
-                self._client = None
 
     def credentials(self) -> list[Credential]:
         found: list[Credential] = []
@@ -147,38 +111,32 @@ class GitHubResource(dg.ConfigurableResource):
             found.append(AppInstallationToken(app_id, key, resolved(self.app_installation_id) or "", self.api_url))
         client_id = resolved(self.oauth_client_id)
         if client_id:
-            if self._engine is None or not resolved(self.encryption_key):
+            if self.warehouse is None or not resolved(self.encryption_key):
                 raise ConfigurationError("OAuth user tokens need the warehouse and TRENDER_ENCRYPTION_KEY")
-            store = OAuthTokenStore(self._engine, resolved(self.encryption_key))
+            store = OAuthTokenStore(self.warehouse.engine, resolved(self.encryption_key))
             found.append(OAuthUserToken(store, client_id, resolved(self.oauth_client_secret) or "", self.oauth_url))
         return found
 
-    def _make_client(self) -> GitHubClient:
-        kwargs = {"sleep": self._sleep} if self._sleep else {}
-        client = GitHubClient(
-            api_url=self.api_url,
-            api_version=self.api_version,
-            timeout_seconds=self.timeout_seconds,
-            max_attempts=self.max_attempts,
-            backoff_seconds=self.backoff_seconds,
+    def make_client(self, credentials: Optional[list[Credential]] = None, **overrides: Any) -> GitHubClient:
+        """A client configured as this resource is (``credentials``/``overrides`` narrow it, e.g.
+        to probe one token); the caller closes it. Runs share ``client`` instead."""
+        settings: dict[str, Any] = dict(
+            api_url=self.api_url, api_version=self.api_version, timeout_seconds=self.timeout_seconds,
+            max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds,
             max_rate_limit_wait_seconds=self.max_rate_limit_wait_seconds,
-            secondary_limit_wait_seconds=self.secondary_limit_wait_seconds,
-            credentials=self.credentials() or None,
-            max_concurrency=self.max_concurrency,
-            cache=WarehouseCache(self._engine) if self._engine is not None else MemoryCache(),
-            pace=self.pace_searches,
-            logger=dg.get_dagster_logger("trender.github"),
-            **kwargs,
-        )
-        client.telemetry = RunTelemetry()
-        return client
+            secondary_limit_wait_seconds=self.secondary_limit_wait_seconds, max_concurrency=self.max_concurrency,
+            pace=self.pace_searches, logger=dg.get_dagster_logger("trender.github"))
+        settings.update(overrides)
+        cache = WarehouseCache(self.warehouse.engine) if self.warehouse is not None else MemoryCache()
+        return GitHubClient(credentials=credentials or self.credentials() or None, cache=cache,
+                            telemetry=RunTelemetry(), **settings)
 
     @property
     def client(self) -> GitHubClient:
         """One client per run, shared by the partitions it fetches at once (one rate governor)."""
         with self._client_lock:
             if self._client is None:
-                self._client = self._make_client()
+                self._client = self.make_client()
             return self._client
 
     @property
@@ -191,26 +149,15 @@ class GitHubResource(dg.ConfigurableResource):
         """What the whole run cost (every partition it fetched)."""
         return self.client.telemetry
 
-    @contextmanager
-    def partition_telemetry(self) -> Iterator[Telemetry]:
+    def partition_telemetry(self) -> ContextManager[Telemetry]:
         """What the requests made inside this block (and the README threads it starts) cost: one
         partition's figures while other partitions use the same client. Quota left is the run's."""
-        spent = Telemetry()
-        token = _partition_spend.set(spent)
-        try:
-            yield spent
-        finally:
-            _partition_spend.reset(token)
-            if self._client is not None:
-                spent.remaining = dict(self._client.telemetry.remaining)
-
-    def rate_limit(self) -> dict:
-        return self.client.rate_limit()
+        return partition_spend(self.client.telemetry)
 
     def check_access(self) -> dict:
         """``GET /rate_limit`` (free) with the normal retry policy, on a client of its own: proves
         GitHub answers and accepts the credentials before a run starts."""
-        probe = self._make_client()
+        probe = self.make_client()
         try:
             return probe.rate_limit()
         finally:
@@ -219,59 +166,34 @@ class GitHubResource(dg.ConfigurableResource):
     def trending_repositories(self, github_language: str, snapshot_date: date, limit: int,
                               pushed_within_days: int = 30, created_within_days: int = 180) -> Discovered:
         """Most-starred young, active repositories of a language as of D: created in D-180..D."""
-        query = language_query(github_language, snapshot_date, pushed_within_days)
-        since, until = created_window(snapshot_date, created_within_days)
-        items = self.client.search_repositories(query, limit, created_since=since, created_until=until)
+        query = discovery.language_query(github_language, snapshot_date, pushed_within_days)
+        since, until = discovery.created_window(snapshot_date, created_within_days)
+        windows = self.client.search_repositories_created(query, limit, since, until)
         pushed_since = snapshot_date - timedelta(days=pushed_within_days)
-        return Discovered(items, "search", {"search_window": f"created {since}..{until}, pushed since {pushed_since}"})
+        return Discovered(discovery.most_starred(windows, limit), "search",
+                          {"search_window": f"created {since}..{until}, pushed since {pushed_since}"})
 
     def render_projects(self, snapshot_date: date, limit: int, max_age_days: int = 548) -> Discovered:
         """Repositories with render.yaml at their root, created in D-548..D, top ``limit`` by stars.
 
         Code search cannot sort by stars or filter by date, so every hit (up to
         ``render_scan_limit``) is considered: its repository is looked up by node id through GraphQL,
-        100 per query, and ranked here.
+        100 per query, and ranked by ``logic.discovery``.
         """
-        hits = self.client.search_code(RENDER_CODE_QUERY, self.render_scan_limit)
-        node_ids: dict[str, None] = {}  # an ordered set: a repository may have several hits
-        without_node_id = 0
-        for hit in hits.items:
-            repo = hit.get("repository") if isinstance(hit, dict) else None
-            if not isinstance(repo, dict) or hit.get("path") != "render.yaml":
-                continue
-            node_id = repo.get("node_id")
-            if isinstance(node_id, str) and node_id:
-                node_ids.setdefault(node_id)
-            else:
-                without_node_id += 1
-        lookup = self.client.repositories_by_node_id(list(node_ids))
-        since, until = created_window(snapshot_date, max_age_days)
+        hits = self.client.search_code(discovery.RENDER_CODE_QUERY, self.render_scan_limit)
+        roots = discovery.render_root_hits(hits.items)
+        lookup = self.client.repositories_by_node_id(roots.node_ids)
+        since, until = discovery.created_window(snapshot_date, max_age_days)
         repos = [rest_shape(node) for node in lookup.found.values()]
-        unique: dict[Any, dict] = {}
-        for repo in repos:
-            unique.setdefault(repo["id"] if isinstance(repo.get("id"), int) else id(repo), repo)
-
-        def created_on(repo: dict) -> Optional[date]:
-            try:
-                return datetime.fromisoformat(str(repo.get("created_at")).replace("Z", "+00:00")).date()
-            except (ValueError, OverflowError):
-                return None
-
-        in_window = [r for r in unique.values() if since <= (created_on(r) or date.min) <= until]
-
-        def stars(repo: dict) -> int:
-            value = repo.get("stargazers_count")
-            return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-        in_window.sort(key=lambda r: (-stars(r), r["id"] if isinstance(r.get("id"), int) else 0))
-        return Discovered(in_window[:limit], "graphql", {
+        chosen, in_window = discovery.render_projects(repos, since, until, limit)
+        return Discovered(chosen, "graphql", {
             "render_hits_total": hits.total,
             "render_hits_scanned": len(hits.items),
             "render_scan_limit": self.render_scan_limit,
-            "render_root_repositories": len(node_ids),
-            "render_hits_without_node_id": without_node_id,
+            "render_root_repositories": len(roots.node_ids),
+            "render_hits_without_node_id": roots.without_node_id,
             "render_repositories_not_found": dict(Counter(lookup.missing.values())),
-            "render_created_in_window": len(in_window),
+            "render_created_in_window": in_window,
             "search_window": f"created {since}..{until}",
         })
 

@@ -2,6 +2,10 @@
 
 Every credential has an ``identity``: a stable, non-secret label (a hash or an app id) used for
 rate-limit bookkeeping and ETag caching. Secrets never leave ``token()``.
+
+Ours because the token pool mixes kinds (static tokens, an App installation, an OAuth user token
+whose single-use refresh token is renewed under a warehouse row lock across processes); githubkit's
+auth strategies cover one credential per client and keep a renewed token in that process only.
 """
 
 from __future__ import annotations

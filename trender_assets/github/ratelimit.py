@@ -9,6 +9,10 @@ the most quota left.
 A bucket GitHub reported at ``remaining: 0`` gets no request until its reset: requests already in
 flight count against ``remaining`` (they are reserved when acquired and released when answered),
 so concurrent threads cannot all slip through on the last unit and meet a 403 each.
+
+Ours because GitHub's quotas are per token and per resource and reported in headers; generic rate
+limiters (pyrate-limiter, limits) count requests against a fixed rate and cannot honour a reported
+reset or pick the token with the most quota left.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ class Quota:
         """Units left for new requests, or None when unknown (never reported, or the window reset)."""
         if self.remaining is None or self.reset_at is None:
             return None
-        if self.reset_at is not None and now >= self.reset_at + RESET_MARGIN:
+        if now >= self.reset_at + RESET_MARGIN:
             self.remaining, self.reset_at = None, None  # a new window: GitHub will say how much
             return None
         return self.remaining - self.in_flight
@@ -70,7 +74,6 @@ class RateGovernor:
         self._pace = pace
         self._quotas: dict[tuple[str, str], Quota] = {}
         self._changed = threading.Condition()
-        self.waited_seconds = 0.0
 
     def _quota(self, identity: str, resource: str) -> Quota:
         return self._quotas.setdefault((identity, resource), Quota())
@@ -120,7 +123,6 @@ class RateGovernor:
                     f"GitHub rate limit for {resource} reached while fetching {what}; every token is blocked "
                     f"for another {wait:.0f}s, more than the allowed wait of {self._max_wait:.0f}s"
                 )
-            self.waited_seconds += wait
             self._sleep(wait)
 
     def release(self, identity: str, resource: str) -> None:

@@ -3,6 +3,9 @@
 A 304 answer does not count against GitHub's primary limit, but ETags are per token, so entries
 are keyed by the token's identity (a hash, never the token). Search answers carry no ETag and are
 never cached.
+
+Ours because the entries live in the warehouse (ETags outlive the run and serve every process) under a
+token's non-secret identity; httpx's cache (hishel) would need a storage of ours and key by the secret.
 """
 
 from __future__ import annotations

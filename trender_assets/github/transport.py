@@ -1,0 +1,246 @@
+"""HTTP to GitHub: one pooled httpx client, the token pool, rate limits, ETags and one retry policy.
+
+Ours because GitHub's limits are per token and per resource and told in headers, and an unusable
+answer (5xx, a dropped connection, truncated JSON, partial search results) must be retried under the
+same bound as any failure; httpx and tenacity are the libraries, the policy is GitHub's.
+
+Secrets stay inside the credentials: they are never logged, never put in an exception message, and
+never returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import httpx
+import tenacity
+
+from trender_assets import __version__
+from trender_assets.errors import GitHubAuthError, GitHubError
+from trender_assets.github import answers
+from trender_assets.github.cache import CachedResponse, ResponseCache, cache_key
+from trender_assets.github.credentials import Anonymous, Credential
+from trender_assets.github.ratelimit import RESOURCES, RateGovernor, resource_for
+from trender_assets.github.telemetry import Telemetry
+
+log = logging.getLogger("trender.github")
+
+USER_AGENT = f"trender/{__version__} (Dagster pipeline; GitHub trending snapshots)"
+JSON_MEDIA = "application/vnd.github+json"
+RAW_MEDIA = "application/vnd.github.raw+json"
+
+Usable = Callable[[httpx.Response, Any], Optional[str]]
+"""Says what is wrong with an answer (its problem, retried), or None when the caller can use it."""
+
+
+def readable_json(response: httpx.Response, body: Any) -> Optional[str]:
+    """Errors are the caller's to judge; a 2xx/3xx body must be JSON."""
+    return "unreadable JSON" if response.status_code < 400 and body is answers.UNREADABLE else None
+
+
+@dataclass(frozen=True)
+class Answer:
+    response: httpx.Response
+    body: Any  # parsed JSON; answers.UNREADABLE; None when empty or not asked to parse
+    problem: Optional[str] = None  # what was still wrong with it after the last attempt
+
+
+class _Retryable(Exception):
+    """A failure worth retrying; ``wait`` is the delay to honour before the next attempt, if any."""
+
+    def __init__(self, reason: str, wait: Optional[float] = None, answer: Optional[Answer] = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+        self.answer = answer  # an unusable answer, returned to the caller if it is the last one
+
+
+class Transport:
+    """Every request to GitHub goes through ``request``: at most ``max_attempts`` HTTP requests per
+    call, whatever went wrong (transport error, 5xx, rate limit, renewed credential, unusable body)."""
+
+    def __init__(self, api_url: str, credentials: Sequence[Credential], api_version: str = "2022-11-28",
+                 timeout_seconds: float = 30.0, max_attempts: int = 5, backoff_seconds: float = 1.0,
+                 max_rate_limit_wait_seconds: float = 900.0, secondary_limit_wait_seconds: float = 60.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+                 max_concurrency: int = 4, cache: Optional[ResponseCache] = None, pace: bool = True,
+                 telemetry: Optional[Telemetry] = None, logger: Optional[logging.Logger] = None):
+        self._credentials = {c.identity: c for c in credentials}
+        self._identities = list(self._credentials)
+        self.has_token = not all(isinstance(c, Anonymous) for c in credentials)
+        self.telemetry = telemetry or Telemetry()
+        self.cache = cache
+        self._log = logger or log
+        self._sleep = sleep
+        self._clock = clock
+        self.max_attempts = max(1, max_attempts)
+        self._backoff = backoff_seconds
+        self._secondary_wait = secondary_limit_wait_seconds
+        self._secondary_strikes: Counter = Counter()
+        self._governor = RateGovernor(clock=clock, sleep=self._timed_sleep,
+                                      max_wait_seconds=max_rate_limit_wait_seconds, pace=pace)
+        self._in_flight = threading.BoundedSemaphore(max(1, max_concurrency))
+        self._http = httpx.Client(
+            base_url=api_url.rstrip("/"),
+            headers={"User-Agent": USER_AGENT, "Accept": JSON_MEDIA, "X-GitHub-Api-Version": api_version},
+            timeout=httpx.Timeout(timeout_seconds, connect=10.0),
+            follow_redirects=True,  # renamed or transferred repositories answer 301
+            max_redirects=5,
+            limits=httpx.Limits(max_connections=max(1, max_concurrency),
+                                max_keepalive_connections=max(1, max_concurrency)),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url)
+
+    @property
+    def identities(self) -> list[str]:
+        return list(self._identities)
+
+    # -- the one retry policy ------------------------------------------------------------------
+
+    def request(self, path_or_url: str, what: str, params: Optional[dict] = None, accept: str = JSON_MEDIA,
+                conditional: bool = False, method: str = "GET", json_body: Any = None,
+                usable: Optional[Usable] = None) -> Answer:
+        """Send until the answer is usable, at most ``max_attempts`` times. With ``usable`` the body
+        is parsed as JSON and judged: an unusable one is retried like a transport failure and, if
+        the last attempt is still unusable, returned with its ``problem`` for the caller to name."""
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            wait=self._delay, before_sleep=self._count_retry, sleep=self._sleep_between, reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    response = self._send(method, path_or_url, params, accept, what, conditional, json_body)
+                    if usable is None:
+                        return Answer(response, None)
+                    body = answers.json_body(response)
+                    problem = usable(response, body)
+                    if problem:
+                        raise _Retryable(f"{what}: {problem}", answer=Answer(response, body, problem))
+                    return Answer(response, body)
+        except _Retryable as exc:
+            if exc.answer is not None:
+                return exc.answer
+            raise GitHubError(f"GitHub at {self.base_url} did not answer {what} after "
+                              f"{self.max_attempts} attempts ({exc.reason.split(': ')[-1]})") from None
+        raise AssertionError("unreachable")
+
+    def _delay(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.wait is not None:
+            return exc.wait  # e.g. 0 after a rate limit: the governor waits for the token's reset
+        return self._backoff * (2 ** (state.attempt_number - 1)) + random.uniform(0, self._backoff)
+
+    def _count_retry(self, state: tenacity.RetryCallState) -> None:
+        """Only a retry that will happen is counted and logged (tenacity computes a wait for the
+        last attempt too, before it decides to stop)."""
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        self.telemetry.add_retry()
+        if delay:
+            self.telemetry.add_wait(delay)
+        self._log.warning("GitHub request retried in %.1fs: %s", delay,
+                          exc.reason if isinstance(exc, _Retryable) else type(exc).__name__)
+
+    def _sleep_between(self, seconds: float) -> None:
+        if seconds > 0:  # counted in _count_retry
+            self._sleep(seconds)
+
+    def _timed_sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.telemetry.add_wait(seconds)
+            self._sleep(seconds)
+
+    # -- one HTTP request ------------------------------------------------------------------------
+
+    def _send(self, method: str, path_or_url: str, params: Optional[dict], accept: str, what: str,
+              conditional: bool, json_body: Any) -> httpx.Response:
+        resource = resource_for(httpx.URL(path_or_url).path or path_or_url)
+        identity = self._governor.acquire(self._identities, resource, what)
+        try:
+            return self._send_as(identity, resource, method, path_or_url, params, accept, what,
+                                 conditional, json_body)
+        finally:
+            self._governor.release(identity, resource)
+
+    def _send_as(self, identity: str, resource: str, method: str, path_or_url: str, params: Optional[dict],
+                 accept: str, what: str, conditional: bool, json_body: Any) -> httpx.Response:
+        credential = self._credentials[identity]
+        headers = {"Accept": accept}
+        secret = credential.token()
+        if secret:
+            headers["Authorization"] = f"Bearer {secret}"
+        url = str(self._http.build_request(method, path_or_url, params=params).url)
+        use_cache = conditional and method == "GET" and self.cache is not None
+        key = cache_key(identity, accept, url) if use_cache else None
+        cached = self.cache.get(key) if key else None
+        if cached:
+            headers["If-None-Match"] = cached.etag
+        try:
+            with self._in_flight:
+                response = self._http.request(method, path_or_url, params=params, headers=headers, json=json_body)
+        except httpx.TransportError as exc:
+            raise _Retryable(f"{what}: {type(exc).__name__}") from None
+        self._governor.observe(identity, resource, response.headers)
+        self.telemetry.record(resource, response, httpx.URL(url).path)
+        self.telemetry.remaining = self._governor.remaining()
+        status = response.status_code
+        if status == 304 and cached:
+            return httpx.Response(200, content=cached.body, headers={"content-type": cached.content_type,
+                                                                      "x-trender-cache": "hit",
+                                                                      "etag": cached.etag})
+        if status >= 500:
+            raise _Retryable(f"{what}: HTTP {status}")
+        if status == 401:
+            if credential.refresh_after_rejection():
+                raise _Retryable(f"{what}: credential renewed after HTTP 401", wait=0.0)
+            if self.has_token:
+                raise GitHubAuthError(f"GitHub rejected the token ({answers.message(response) or 'HTTP 401'}) "
+                                      f"while fetching {what}; check GITHUB_TOKEN")
+            raise GitHubAuthError(f"GitHub requires authentication for {what}; set GITHUB_TOKEN")
+        if status in (403, 429) and not answers.permanent_refusal(response):
+            self._rate_limited(identity, resource, response, what)
+        if resource == "graphql" and status == 200 and answers.graphql_rate_limited(response):
+            reset = (response.headers.get("x-ratelimit-reset") or "").strip()
+            until = float(reset) + 1.0 if reset.isdigit() else self._clock() + self._secondary_wait
+            self._governor.block(identity, ["graphql"], until)
+            raise _Retryable(f"{what}: GraphQL rate limited", wait=0.0)
+        self._secondary_strikes[identity] = 0
+        if key and status == 200 and response.headers.get("etag"):
+            self.cache.put(key, url, identity, CachedResponse(
+                response.headers["etag"], response.content, response.headers.get("content-type", "")))
+        return response
+
+    def _rate_limited(self, identity: str, resource: str, response: httpx.Response, what: str) -> None:
+        """Book a rate-limit answer against the token and raise _Retryable, or a clear error."""
+        status = response.status_code
+        retry_after = (response.headers.get("retry-after") or "").strip()
+        remaining = response.headers.get("x-ratelimit-remaining")
+        reset = (response.headers.get("x-ratelimit-reset") or "").strip()
+        message = answers.message(response)
+        now = self._clock()
+        if retry_after.isdigit():  # secondary limit: the whole token rests, exactly as long as asked
+            self._governor.block(identity, RESOURCES, now + float(retry_after))
+        elif remaining == "0":  # primary limit of this resource: rest until it resets
+            until = float(reset) + 1.0 if reset.isdigit() else now + self._secondary_wait
+            self._governor.block(identity, [response.headers.get("x-ratelimit-resource") or resource], until)
+        elif "secondary rate limit" in message.lower() or status == 429:
+            self._secondary_strikes[identity] += 1
+            wait = self._secondary_wait * 2 ** (self._secondary_strikes[identity] - 1)
+            self._governor.block(identity, RESOURCES, now + wait)
+        else:
+            raise GitHubAuthError(f"GitHub refused {what} (HTTP {status}: {message or 'forbidden'})")
+        raise _Retryable(f"{what}: rate limited (HTTP {status})", wait=0.0)
