@@ -30,7 +30,7 @@ def test_lineage_raw_to_fact():
         "stg_repos_validated": {"raw_github_repos"},
         "dim_repositories": {"stg_repos_validated"},
         "fact_repo_snapshots": {"stg_repos_validated", "dim_repositories"},
-        "trending_report": {"fact_repo_snapshots"},
+        "trending_report": {"fact_repo_snapshots", "dim_repositories", "stg_repos_validated", "raw_github_repos"},
     }
 
 
@@ -126,6 +126,6 @@ def test_marts_follow_only_once_all_four_languages_are_in():
 
 
 def test_daily_marts_backfill_a_range_of_days_per_run():
-    for name in ("dim_repositories", "fact_repo_snapshots"):
+    for name in ("dim_repositories", "fact_repo_snapshots", "trending_report"):
         policy = defs.resolve_assets_def(name).backfill_policy
         assert policy.max_partitions_per_run == 31, name  # a 30-day backfill: one run, not thirty

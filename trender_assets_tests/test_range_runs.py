@@ -389,8 +389,16 @@ def test_a_backfill_of_a_few_days_runs_each_days_ingest_in_one_run(backfill_daem
                                    "fact_repo_snapshots", "trending_report"], days)
 
     assert _ingest_ranges(runs) == [(f"{d}|python", f"{d}|render") for d in days]  # not 12 runs
-    marts = sorted(r.tags["dagster/partition"] for r in runs if dg.AssetKey("dim_repositories") in r.asset_selection)
-    assert marts == days  # the marts, with their blocking check, stay one day per run
+    [marts] = [r for r in runs if dg.AssetKey("dim_repositories") in r.asset_selection]  # one run, not three
+    assert (marts.tags["dagster/asset_partition_range_start"], marts.tags["dagster/asset_partition_range_end"]) == (
+        days[0], days[-1])
+    assert {dg.AssetKey("fact_repo_snapshots"), dg.AssetKey("trending_report")} <= marts.asset_selection
+    # the blocking momentum check is evaluated for each day of the range, as the UI shows it per day
+    check = dg.AssetCheckKey(dg.AssetKey("fact_repo_snapshots"), "momentum_score")
+    evaluated = {i.partition_key: (i.latest_execution_status.value, i.is_current)
+                 for i in instance.event_log_storage.get_asset_check_partition_info([check])}
+    assert evaluated == {day: ("SUCCEEDED", True) for day in days}
+    assert instance.get_materialized_partitions(dg.AssetKey("trending_report")) == set(days)
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
     for day in days:
         assert instance.get_materialized_partitions(dg.AssetKey("stg_repos_validated")) >= {

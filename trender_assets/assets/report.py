@@ -16,7 +16,8 @@ from pathlib import Path
 import dagster as dg
 
 from trender_assets.assets.common import OWNERS
-from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots
+from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots, materialize_days
+from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY
 from trender_assets.assets.raw import raw_github_repos
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.clock import utc_now
@@ -83,6 +84,7 @@ def write_atomically(path: Path, text: str) -> None:
     owners=OWNERS,
     tags={"layer": "report"},
     automation_condition=dg.AutomationCondition.eager().ignore(dg.AssetSelection.assets(*READ_ONLY)),
+    backfill_policy=RANGE_BACKFILL_POLICY,  # with the marts: a backfill's days in one run
     metadata={
         "location": "$TRENDER_REPORT_DIR/trending-YYYY-MM-DD.html "
                     "(default $TRENDER_DATA_DIR/reports, i.e. ~/.trender/reports)",
@@ -95,7 +97,11 @@ def trending_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     and one for render projects, ordered by momentum, each card with stars, star velocity,
     momentum, rank, a 30-day star sparkline and the README (sanitized; no scripts, no remote
     loads). Written to ``$TRENDER_REPORT_DIR/trending-YYYY-MM-DD.html``."""
-    day = date.fromisoformat(context.partition_key)
+    return materialize_days(context, lambda day: write_report(context, warehouse, day))
+
+
+def write_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, day: date) -> dict:
+    """Write one day's page; returns that partition's materialization metadata."""
     with warehouse.engine.connect() as conn:
         cards = load_cards(conn, day)
     cards, rendered_now, reused = with_rendered_readmes(warehouse.engine, cards, day)
@@ -104,7 +110,7 @@ def trending_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     write_atomically(path, page)
     context.log.info(f"wrote {path} ({len(cards)} cards, {len(page):,} bytes)")
     per_category = {key: sum(1 for c in cards if c.category == key) for key, _ in SECTIONS}
-    return dg.MaterializeResult(metadata={
+    return {
         "dagster/row_count": len(cards),
         "path": dg.MetadataValue.path(str(path)),
         "url": dg.MetadataValue.url(path.resolve().as_uri()),
@@ -113,4 +119,4 @@ def trending_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "readmes_reused": reused,
         "cards_per_section": dg.MetadataValue.json(per_category),
         "summary": dg.MetadataValue.md(summary_markdown(cards, SECTIONS, top=5)),
-    })
+    }
