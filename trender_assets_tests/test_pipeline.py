@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import pytest
@@ -158,3 +158,27 @@ def test_scoring_parameters_are_configurable():
     assert recency_score(10_000, params) == 0.1
     with pytest.raises(ValueError):
         ScoringParams(recency_weight=0.9, stars_weight=0.3)
+
+
+def test_a_range_run_checks_each_day_on_its_own(resources, instance, engine):
+    """A backfill's range run evaluates the blocking check per day: a corrupted day fails, named by
+    its partition and its counts; the clean day beside it passes."""
+    from trender_assets.checks import momentum_score as check
+
+    day_before = DAY - timedelta(days=1)
+    for day in (day_before, DAY):
+        assert all(r.success for r in materialize_day(resources, instance, day))
+    with engine.begin() as conn:
+        conn.execute(sa.text("update fact_repo_snapshots_base set momentum_score = 1.5"
+                             " where repo_id = 101 and snapshot_date = :d"), {"d": DAY})
+    defs = dg.Definitions(assets=[*INGEST, *MARTS[:2]], asset_checks=[check], resources=resources,
+                          jobs=[dg.define_asset_job("check_only", selection=dg.AssetSelection.checks(check))])
+    result = defs.resolve_job_def("check_only").execute_in_process(instance=instance, raise_on_error=False, tags={
+        "dagster/asset_partition_range_start": day_before.isoformat(),
+        "dagster/asset_partition_range_end": DAY.isoformat()})
+    assert not result.success  # blocking: what follows the check in the run does not run
+    evaluations = {e.partition: e for e in result.get_asset_check_evaluations()}
+    assert {key: e.passed for key, e in evaluations.items()} == {day_before.isoformat(): True, DAY.isoformat(): False}
+    failed = {k: v.value for k, v in evaluations[DAY.isoformat()].metadata.items()}
+    assert failed["out_of_range"] == 1 and failed["recompute_mismatch"] == 1 and failed["rows_checked"] > 0
+    assert all(e.blocking for e in evaluations.values())
