@@ -5,9 +5,10 @@ One day is fetched from the loopback fake GitHub with ``trender run`` (the reali
 bench_day.py); ``--days`` earlier days get copies of its raw rows (fewer stars each day back, no
 README text), so the backfill calls GitHub for nothing. Then an asset backfill of the whole graph
 for those days is launched over GraphQL, as the UI's "Materialize" over a date range does, and
-timed until Dagster reports it complete. It prints the wall time, the runs by kind, the machine's
-load and the command. Needs a PostgreSQL server for Dagster's storage and the warehouse:
-TRENDER_TEST_DATABASE_URL or DATABASE_URL (a database on it is created and dropped).
+timed until Dagster reports it complete. It prints the wall time, the runs by kind, the days the
+blocking momentum check passed for, the machine's load and the command. Needs a PostgreSQL server
+for Dagster's storage and the warehouse: TRENDER_TEST_DATABASE_URL or DATABASE_URL (a database on
+it is created and dropped).
 
     python bench/bench_ui_backfill.py [--days 30]
 """
@@ -96,6 +97,10 @@ def main() -> None:
                                    {"id": launched["backfillId"]})["partitionBackfillOrError"]["status"]
             wall = time.perf_counter() - start
             runs = dev.runs({"dagster/backfill": launched["backfillId"]})
+            checks = dev.query(
+                """query($n: Int!) { assetCheckExecutions(assetKey: {path: ["fact_repo_snapshots"]},
+                     checkName: "momentum_score", limit: $n) { partition status } }""",
+                {"n": args.days + 10})["assetCheckExecutions"]
             timeline = dev.timeline() if args.timeline else ""
         finally:
             dev.stop()
@@ -110,7 +115,10 @@ def main() -> None:
           f"{len(fake.requests) - github_before}); dagster dev on deploy/dagster.yaml, storage on the server")
     print(f"status: {status} in {wall:.1f} s; runs: {len(runs)} ({ingest} with raw_github_repos, "
           f"{len(runs) - ingest} others); days with facts: {fact_days}")
-    print(f"load (1-min average at the launch): {load:.2f}")
+    checked = {e["partition"] for e in checks if e["status"] == "SUCCEEDED"} & set(days)
+    print(f"momentum_score check: passed for {len(checked)} of {args.days} days "
+          f"({len(checks)} evaluations recorded)")
+    print(f"load (1-min average at the launch): {load:.2f}; after: {os.getloadavg()[0]:.2f}")
     if timeline:
         print(timeline)
 
