@@ -137,6 +137,10 @@ class Topology(DagsterDev):
 
     def start(self, timeout: float = 180) -> "Topology":
         deadline = time.monotonic() + timeout
+        # the instance's tables are created by whichever process opens it first: create them here, so
+        # that processes starting at once never race to create them ("type runs already exists")
+        with self.instance():
+            pass
         code_server, *others = self.processes
         code_server.start()
         # the code server binds its port once the definitions have loaded

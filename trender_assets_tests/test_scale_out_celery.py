@@ -56,9 +56,9 @@ def scale_out(tmp_path_factory, database_url):
         workers = [CeleryWorker(name, env, logs) for name in ("trender-a", "trender-b")]
         topology = Topology(tmp / "dagster_home", env, logs)
         try:
+            topology.start()  # creates the instance's tables before the workers open it
             for worker in workers:
                 worker.start()
-            topology.start()
             for worker in workers:
                 worker.wait_ready()
             topology.stop_schedules()  # a real 14:00/15:00 UTC tick would add runs to count
