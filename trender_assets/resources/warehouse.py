@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from trender_assets.resources.env import resolved
-from trender_assets.warehouse.engine import connect_engine
+from trender_assets.warehouse.engine import shared_engine
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -23,14 +23,12 @@ class WarehouseResource(dg.ConfigurableResource):
     _engine: Optional[sa.Engine] = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._engine = connect_engine(self.database_url)
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        self._engine = shared_engine(self.database_url)
 
     @property
     def engine(self) -> sa.Engine:
+        """The process's engine for this warehouse (``shared_engine``): it outlives a run, so the next
+        run of the same process, and the GitHub resource's nested copy of this one, reuse its pool."""
         if self._engine is None:  # used outside a run (CLI, tests): EnvVar is not resolved for us
-            self._engine = connect_engine(resolved(self.database_url))
+            self._engine = shared_engine(resolved(self.database_url))
         return self._engine

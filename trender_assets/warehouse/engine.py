@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 import sqlalchemy as sa
@@ -55,3 +56,20 @@ def connect_engine(database_url: Optional[str]) -> sa.Engine:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
         raise WarehouseUnavailable(f"cannot connect to the warehouse database {shown}: {reason}") from None
     return engine
+
+
+_shared: dict[str, sa.Engine] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_engine(database_url: Optional[str]) -> sa.Engine:
+    """One engine per warehouse per process: a command's runs, their nested resources and the command
+    itself share one pool and one migration check instead of building (and connecting) five."""
+    if not database_url:
+        environment.check_database_url()
+    key = normalize_url(database_url or embedded_database_url()).render_as_string(hide_password=False)
+    with _shared_lock:
+        engine = _shared.get(key)
+        if engine is None:
+            engine = _shared[key] = connect_engine(database_url)
+        return engine
