@@ -15,6 +15,8 @@ from datetime import date
 
 @dataclass(frozen=True)
 class ScoringParams:
+    """The formula's constants and their defaults (``TrenderSettings`` exposes them under these names)."""
+
     recency_weight: float = 0.7
     stars_weight: float = 0.3
     full_days: int = 14

@@ -1,33 +1,45 @@
-"""Tunable behaviour of the pipeline, in one resource so the UI shows it and tests can set it."""
+"""Tunable behaviour of the pipeline, in one resource so the UI shows it and tests can set it.
+
+The momentum formula's constants keep their names and defaults in ``ScoringParams`` (the formula's
+own module); this resource only exposes them, so a default is written once.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import dagster as dg
+from pydantic import Field
 
 from trender_assets import environment
 from trender_assets.logic.scoring import ScoringParams
+
+_SCORING = ScoringParams()
 
 
 class TrenderSettings(dg.ConfigurableResource):
     """Discovery sizes, dev mode and the momentum formula's constants."""
 
-    repo_limit: int = 25
-    """Repositories kept per language search (and for render discovery)."""
-    top_per_language: int = 50
-    """Facts keep this many repositories per language category, by momentum."""
-    render_max_age_days: int = 548
-    """Render projects must be created within this many days (18 months) of the snapshot date."""
-    pushed_within_days: int = 30
-    created_within_days: int = 180
-    dev_mode: bool = False
-    """DEV_MODE: only the python partition is fetched, with dev_repo_limit repositories."""
-    dev_repo_limit: int = 5
-    readme_concurrency: int = 4
-    recency_weight: float = 0.7
-    stars_weight: float = 0.3
-    recency_full_days: int = 14
-    recency_half_life_days: float = 62.0
-    recency_floor: float = 0.01
+    repo_limit: int = Field(25, description="Repositories kept per language search (and for render discovery).")
+    top_per_language: int = Field(50, description="Facts keep this many repositories per language category, "
+                                                  "by momentum.")
+    render_max_age_days: int = Field(548, description="Render projects must be created within this many days "
+                                                      "(18 months) of the snapshot date.")
+    pushed_within_days: int = Field(30, description="Language searches keep repositories pushed within this "
+                                                    "many days of the snapshot date.")
+    created_within_days: int = Field(180, description="Language searches keep repositories created within this "
+                                                      "many days of the snapshot date.")
+    dev_mode: bool = Field(False, description="DEV_MODE: only the python partition is fetched, with "
+                                              "dev_repo_limit repositories.")
+    dev_repo_limit: int = Field(5, description="Repositories per search in dev mode or without a token.")
+    recency_weight: float = Field(_SCORING.recency_weight, description="Momentum's weight of recency "
+                                                                       "(plus stars_weight makes 1).")
+    stars_weight: float = Field(_SCORING.stars_weight, description="Momentum's weight of stars / the "
+                                                                   "category's most stars.")
+    full_days: int = Field(_SCORING.full_days, description="Recency is 1.0 up to this age in days.")
+    half_life_days: float = Field(_SCORING.half_life_days, description="Past full_days, recency halves every "
+                                                                       "this many days.")
+    floor: float = Field(_SCORING.floor, description="Recency never falls below this.")
 
     @classmethod
     def from_env(cls) -> "TrenderSettings":
@@ -38,10 +50,4 @@ class TrenderSettings(dg.ConfigurableResource):
 
     @property
     def scoring(self) -> ScoringParams:
-        return ScoringParams(
-            recency_weight=self.recency_weight,
-            stars_weight=self.stars_weight,
-            full_days=self.recency_full_days,
-            half_life_days=self.recency_half_life_days,
-            floor=self.recency_floor,
-        )
+        return ScoringParams(**{f.name: getattr(self, f.name) for f in fields(ScoringParams)})
