@@ -93,7 +93,7 @@ def test_dagster_dev_runs_the_pipeline_on_the_production_instance(dagster_dev, e
         "stg_repos_validated": {"raw_github_repos"},
         "dim_repositories": {"stg_repos_validated"},
         "fact_repo_snapshots": {"stg_repos_validated", "dim_repositories"},
-        "trending_report": {"fact_repo_snapshots"},
+        "trending_report": {"fact_repo_snapshots", "dim_repositories", "stg_repos_validated", "raw_github_repos"},
     }
     assert {a: nodes[a]["groupName"] for a in ASSETS} == {
         "raw_github_repos": "ingest", "stg_repos_validated": "ingest",
