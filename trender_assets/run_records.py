@@ -40,6 +40,18 @@ def _assets(run: dg.DagsterRun) -> list[str]:
     return sorted(key.to_user_string() for key in run.asset_selection or ())
 
 
+def root_cause(error) -> str:
+    """The first line of the innermost cause of Dagster's ``SerializableErrorInfo``: what went wrong,
+    not the "Error occurred while executing op" around it, and without a qualified class name in
+    front (``trender_assets.errors.GitHubError: ``). "" when there is no message."""
+    while error is not None and getattr(error, "cause", None) is not None:
+        error = error.cause
+    lines = (getattr(error, "message", "") or "").strip().splitlines()
+    text = lines[0] if lines else ""
+    head, sep, rest = text.partition(": ")
+    return rest if sep and "." in head and " " not in head else text
+
+
 def run_name(run: dg.DagsterRun) -> str:
     """The name a person knows the run by: its job's, unless the job is one of Dagster's hidden asset
     jobs (``__ASSET_JOB`` for the UI's Materialize and asset backfills), then what it materialized."""
@@ -75,9 +87,7 @@ def describe_run(instance: dg.DagsterInstance, run: dg.DagsterRun, status: str) 
                 processed += int(getattr(count, "value", count) or 0)
         elif event.event_type in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE):
             error = getattr(event.event_specific_data, "error", None)
-            while error is not None and getattr(error, "cause", None) is not None:
-                error = error.cause
-            message = (error.message.strip().splitlines() or [""])[0] if error else event.message
+            message = root_cause(error) if error else event.message
             if message and message not in errors:
                 errors.append(message)
     return {
