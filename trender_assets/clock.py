@@ -1,14 +1,20 @@
 """The one clock. Every "today" not taken from a partition key comes from here, in UTC.
 
-``TRENDER_NOW`` (ISO 8601) freezes it, so a day can be replayed exactly.
+``TRENDER_NOW`` (ISO 8601) freezes it, so a day can be replayed exactly. Days given as text (a
+command's option, a job's config) are read here too: one format, one message.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, datetime, timezone
+from typing import Optional
 
+from trender_assets.categories import START_DATE
 from trender_assets.errors import ConfigurationError
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def frozen_now() -> datetime | None:
@@ -33,3 +39,28 @@ def utc_now() -> datetime:
 
 def utc_today() -> date:
     return utc_now().date()
+
+
+def parse_date(value: str, what: str = "date") -> date:
+    """A calendar date written YYYY-MM-DD (not the week or compact forms ``date.fromisoformat`` also
+    takes); anything else is a configuration error naming ``what``."""
+    try:
+        if not _ISO_DATE.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"invalid {what} {value!r}: expected a date as YYYY-MM-DD") from None
+
+
+def parse_snapshot_day(value: Optional[str], what: str) -> date:
+    """A day that can have a snapshot: a date within the partitions (START_DATE .. today, UTC); None
+    is today."""
+    if value is None:
+        return utc_today()
+    day = parse_date(value, what)
+    first, last = date.fromisoformat(START_DATE), utc_today()
+    if not first <= day <= last:
+        raise ConfigurationError(
+            f"{what} {value} is outside the partitions: snapshots exist from {first} to today ({last})"
+        )
+    return day

@@ -1,5 +1,5 @@
-"""Retention: keep raw and staging 7 days, facts (and report pages) 30 days, closed dimension
-versions 30 days.
+"""Retention: keep raw and staging rows, facts (and report pages) and closed dimension versions for
+the days ``RetentionPolicy`` says (its defaults are the job's).
 
 Deletes run in one transaction (rolled back for a dry run, so the counts are exactly what a real
 run would delete). The Dagster materializations of the deleted partitions are wiped too
@@ -7,16 +7,16 @@ run would delete). The Dagster materializations of the deleted partitions are wi
 """
 
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Optional
 
 import dagster as dg
 import sqlalchemy as sa
+from pydantic import Field
 
-from trender_assets.clock import utc_today
-from trender_assets.errors import ConfigurationError
+from trender_assets.clock import parse_date, utc_today
 from trender_assets.partition_wipe import wipe_partitions
 from trender_assets.partitions import split_partition_key
 from trender_assets.repository_versions import lock_versions
@@ -27,11 +27,17 @@ FACT_KEY = dg.AssetKey("fact_repo_snapshots")
 DAILY_KEYS = [FACT_KEY, dg.AssetKey("trending_report")]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RetentionPolicy:
+    """How many days each kind of data is kept, counted back from the day retention runs (the UI
+    describes each in ``RetentionConfig``)."""
+
     raw_days: int = 7
     fact_days: int = 30
     dim_days: int = 30
+
+
+DEFAULT_POLICY = RetentionPolicy()
 
 
 @dataclass
@@ -109,7 +115,7 @@ def expired_reports(as_of: date, policy: RetentionPolicy) -> list[Path]:
 
 
 def run_retention(engine: sa.Engine, instance: Optional[dg.DagsterInstance], as_of: date,
-                  policy: RetentionPolicy = RetentionPolicy(), dry_run: bool = False) -> RetentionOutcome:
+                  policy: RetentionPolicy = DEFAULT_POLICY, dry_run: bool = False) -> RetentionOutcome:
     outcome = RetentionOutcome(as_of=as_of, dry_run=dry_run)
     outcome.deleted = delete_expired(engine, as_of, policy, dry_run)
     reports = expired_reports(as_of, policy)
@@ -126,29 +132,23 @@ def run_retention(engine: sa.Engine, instance: Optional[dg.DagsterInstance], as_
 
 
 class RetentionConfig(dg.Config):
-    dry_run: bool = False
-    """Report what would be deleted, delete nothing."""
-    as_of: Optional[str] = None
-    """YYYY-MM-DD the ages are measured from; default today (UTC)."""
-    raw_days: int = 7
-    fact_days: int = 30
-    dim_days: int = 30
+    dry_run: bool = Field(False, description="Report what would be deleted, delete nothing.")
+    as_of: Optional[str] = Field(None, description="YYYY-MM-DD the ages are measured from; default today (UTC).")
+    raw_days: int = Field(DEFAULT_POLICY.raw_days, description="Days raw and staging rows are kept.")
+    fact_days: int = Field(DEFAULT_POLICY.fact_days, description="Days facts and report pages are kept.")
+    dim_days: int = Field(DEFAULT_POLICY.dim_days, description="Days a closed dimension version is kept "
+                                                               "when no kept fact falls in it.")
 
-
-def parse_day(value: str, what: str = "date") -> date:
-    try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"invalid {what} {value!r}: expected YYYY-MM-DD") from None
+    def policy(self) -> RetentionPolicy:
+        return RetentionPolicy(**{name: getattr(self, name) for name in asdict(DEFAULT_POLICY)})
 
 
 @dg.op(tags={"kind": "postgres"})
 def apply_retention(context: dg.OpExecutionContext, config: RetentionConfig,
                     warehouse: WarehouseResource) -> dg.Output[dict]:
     """Delete expired rows and wipe the materializations of the partitions they belonged to."""
-    as_of = parse_day(config.as_of, "as_of") if config.as_of else utc_today()
-    policy = RetentionPolicy(config.raw_days, config.fact_days, config.dim_days)
-    outcome = run_retention(warehouse.engine, context.instance, as_of, policy, config.dry_run)
+    as_of = parse_date(config.as_of, "as_of") if config.as_of else utc_today()
+    outcome = run_retention(warehouse.engine, context.instance, as_of, config.policy(), config.dry_run)
     verb = "would delete" if config.dry_run else "deleted"
     context.log.info(f"retention as of {as_of}: {verb} {outcome.deleted}")
     return dg.Output(
@@ -162,7 +162,8 @@ def apply_retention(context: dg.OpExecutionContext, config: RetentionConfig,
     )
 
 
-@dg.job(description="Delete raw/staging rows older than 7 days, facts older than 30 days, and "
-                    "dimension versions closed over 30 days ago that no fact references.")
+@dg.job(description=f"Delete raw/staging rows older than {DEFAULT_POLICY.raw_days} days, facts older than "
+                    f"{DEFAULT_POLICY.fact_days} days, and dimension versions closed over "
+                    f"{DEFAULT_POLICY.dim_days} days ago that no kept fact falls in.")
 def retention_job():
     apply_retention()

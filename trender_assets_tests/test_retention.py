@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from trender_assets.partitions import partition_key_for
 from trender_assets.resources import WarehouseResource
 from trender_assets.retention import retention_job
+from trender_assets.run_records import root_cause
 from trender_assets_tests.helpers import rows
 
 AS_OF = date(2026, 11, 20)
@@ -72,14 +73,15 @@ def _report_materializations(instance: dg.DagsterInstance) -> None:
             dg.AssetMaterialization("fact_repo_snapshots", partition=(AS_OF - timedelta(days=age)).isoformat()))
 
 
-def _run(instance, database_url, dry_run: bool):
+def _run(instance, database_url, dry_run: bool, as_of: str = AS_OF.isoformat(), **kwargs):
     job = dg.Definitions(jobs=[retention_job],
                          resources={"warehouse": WarehouseResource(database_url=database_url)}
                          ).resolve_job_def("retention_job")
     return job.execute_in_process(
         instance=instance,
-        run_config={"ops": {"apply_retention": {"config": {"dry_run": dry_run, "as_of": AS_OF.isoformat(),
+        run_config={"ops": {"apply_retention": {"config": {"dry_run": dry_run, "as_of": as_of,
                                                            "dim_days": DIM_DAYS}}}},
+        **kwargs,
     )
 
 
@@ -127,3 +129,14 @@ def test_retention_deletes_exactly_the_expired_rows(engine, database_url, instan
     assert raw_partitions == {"2026-11-13|go", "2026-11-14|go"}
     assert instance.get_materialized_partitions(dg.AssetKey("stg_repos_validated")) == raw_partitions
     assert fact_partitions == {"2026-10-21", "2026-10-22"}
+
+
+@pytest.mark.parametrize("as_of", ["2026-11-31", "20261120", "2026-W47-5"])
+def test_an_as_of_that_is_not_a_date_fails_in_one_line_and_deletes_nothing(engine, database_url, instance,
+                                                                          as_of):
+    _seed(engine)
+    result = _run(instance, database_url, dry_run=False, as_of=as_of, raise_on_error=False)
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert root_cause(failure.event_specific_data.error) == f"invalid as_of {as_of!r}: expected a date as YYYY-MM-DD"
+    assert rows(engine, "select count(*) as n from raw_github_repos") == [{"n": 3}]
