@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import time as _time
 from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
@@ -24,31 +23,17 @@ from trender_assets_tests import scenario
 from trender_assets_tests.conftest import make_resources
 from trender_assets_tests.fake_github import FakeGitHub, FakeRepo
 from trender_assets_tests.helpers import materialize_day, rows, warehouse_dump
+from trender_assets_tests.simulated_time import SimulatedTime
 
 
-class FakeTime:
-    """A clock that only moves when the client sleeps: waits are measured, never spent."""
-
-    def __init__(self) -> None:
-        self.now = float(int(_time.time()))  # starts at wall time: issued tokens expire in wall time
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
-
-
-def client(fake: FakeGitHub, time: FakeTime, token: str = scenario.TOKEN, **kwargs) -> GitHubClient:
+def client(fake: FakeGitHub, time: SimulatedTime, token: str = scenario.TOKEN, **kwargs) -> GitHubClient:
     kwargs.setdefault("credentials", [StaticToken(token)])
     return GitHubClient(api_url=fake.url, sleep=time.sleep, clock=time.clock, backoff_seconds=0.01, **kwargs)
 
 
 @pytest.fixture
-def clock() -> FakeTime:
-    return FakeTime()
+def clock() -> SimulatedTime:
+    return SimulatedTime()  # starts at wall time: tokens the fake issues expire in wall time
 
 
 # -- rate limits across requests and tokens (one request's retries and limits: test_github_client) ---

@@ -1,10 +1,8 @@
 """Focused tests of ``GitHubClient`` and ``GitHubResource`` against the fake GitHub over real HTTP.
 
 Nothing is mocked: every request goes through httpx to ``FakeGitHub`` on 127.0.0.1, so headers,
-pooling, ``Link`` parsing and status handling run as in production. Time is simulated: the client
-gets a clock that only moves when it sleeps, and every sleep is recorded, so no test really waits.
-(A clock that never moves cannot be used: the rate governor re-reads the clock after sleeping and
-would wait for ever.)
+pooling, ``Link`` parsing and status handling run as in production. Time is simulated
+(``SimulatedTime``), so no test really waits.
 """
 
 from __future__ import annotations
@@ -24,33 +22,19 @@ from trender_assets.github.credentials import StaticToken
 from trender_assets.resources.github import GitHubResource
 from trender_assets_tests import scenario
 from trender_assets_tests.fake_github import FakeGitHub, FakeRepo
+from trender_assets_tests.simulated_time import SimulatedTime
 
 EPOCH = 1_800_000_000.0  # a fixed, whole-second "now" for the simulated clock
 PY_QUERY = "language:Python pushed:>=2026-10-21 created:>=2026-05-24"
 SECONDARY = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 
 
-class SimTime:
-    """A clock that starts at ``EPOCH`` and only moves when the client sleeps; sleeps are recorded."""
-
-    def __init__(self) -> None:
-        self.now = EPOCH
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def sim() -> SimTime:
-    return SimTime()
+def sim() -> SimulatedTime:
+    return SimulatedTime(EPOCH)
 
 
-def make_client(fake: FakeGitHub, sim: SimTime, token: str | None = scenario.TOKEN, **kwargs) -> GitHubClient:
+def make_client(fake: FakeGitHub, sim: SimulatedTime, token: str | None = scenario.TOKEN, **kwargs) -> GitHubClient:
     kwargs.setdefault("credentials", [StaticToken(token)] if token else None)
     return GitHubClient(api_url=fake.url, sleep=sim.sleep, clock=sim.clock, **kwargs)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -25,6 +24,7 @@ from trender_assets.github.credentials import StaticToken
 from trender_assets_tests import scenario
 from trender_assets_tests.fake_github import FakeGitHub, FakeRepo
 from trender_assets_tests.helpers import materialize_day, rows
+from trender_assets_tests.simulated_time import SimulatedTime
 
 DAY = scenario.DAY
 PYTHON_IDS = scenario.EXPECTED["python"]  # what the python partition stages when nothing is odd
@@ -55,7 +55,7 @@ def resources(fake_github, database_url, engine, frozen_now) -> dict:
 
 def ingest(resources: dict, instance, language: str = "python", day: date = DAY):
     """Materialize one category-day (raw + staging); returns (result, raw metadata)."""
-    [result, _marts] = materialize_day(resources, instance, day, languages=[language], refetch=True)
+    [result, *_] = materialize_day(resources, instance, day, languages=[language], refetch=True)
     mats = result.asset_materializations_for_node("raw_github_repos") if result.success else []
     meta = {k: v.value for k, v in mats[0].metadata.items()} if mats else {}
     return result, meta
@@ -374,21 +374,6 @@ def test_graphql_budget_is_booked_and_never_overspent(database_url, engine, inst
 
 # -- 5. no request into a spent bucket; the preflight retries -------------------------------------------
 
-class SharedTime:
-    """One simulated clock for the client and the fake: it moves only when somebody sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1_900_000_000.0
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.now += max(0.0, seconds)
-
-
 @pytest.mark.parametrize("window, allowed_wait, outcome", [
     pytest.param(3600, 60, "fails", id="reset-beyond-the-allowed-wait"),
     pytest.param(30, 60, "waits", id="reset-within-the-allowed-wait"),
@@ -397,7 +382,7 @@ def test_no_request_is_sent_into_a_bucket_reported_empty(window, allowed_wait, o
     """Four threads fetch READMEs from a core bucket of 6. The in-flight reservations stop them at 6,
     and the observed ``remaining: 0`` holds every thread until the reset: not one request meets a 403
     (before, about 3 did per exhaustion)."""
-    time = SharedTime()
+    time = SimulatedTime(1_900_000_000.0)  # one clock for the client and the fake
     with FakeGitHub(token=scenario.TOKEN, clock=time.clock) as fake:
         names = [f"owner/repo-{i}" for i in range(12)]
         for i, name in enumerate(names):
