@@ -15,13 +15,13 @@ A run materializes one day or a range of days (an asset backfill: one run for up
 
 import json
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
 
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
-from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, range_failure
+from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_days
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.logic.ranking import Candidate, rank_snapshot
 from trender_assets.logic.scd2 import attributes_hash
@@ -70,32 +70,6 @@ def _guard_inputs(conn: sa.Connection, asset: str, day: date) -> None:
     expired = expired_categories(conn, day)
     if expired:
         raise dg.Failure(inputs_gone(day, expired), allow_retries=False)
-
-
-DayWork = Callable[[date], dict[str, Any]]
-"""One day's write, in its own transaction -> that partition's materialization metadata."""
-
-
-def materialize_days(context: dg.AssetExecutionContext, work: DayWork) -> dg.MaterializeResult:
-    """Run ``work`` for each day of the run, oldest first. A range fails as a whole, naming each
-    failed day, when any day fails (the others' writes stand, and a re-run reuses them); a
-    single day's error propagates unchanged."""
-    keys = sorted(context.partition_keys)
-    if len(keys) == 1:
-        return dg.MaterializeResult(metadata=work(date.fromisoformat(keys[0])))
-    written: dict[str, dict[str, Any]] = {}
-    failed: dict[str, Exception] = {}
-    for key in keys:
-        try:
-            written[key] = work(date.fromisoformat(key))
-        except Exception as exc:  # noqa: BLE001 - named in the range's failure below
-            failed[key] = exc
-    if failed:
-        raise range_failure(context.assets_def.key.to_user_string(), keys, written, failed) \
-            from next(iter(failed.values()))
-    for key in keys:
-        context.add_asset_metadata(written[key], partition_key=key)
-    return dg.MaterializeResult()
 
 
 def _tracked_attributes(row: sa.RowMapping) -> dict:

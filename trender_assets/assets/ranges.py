@@ -1,4 +1,5 @@
-"""Range runs: one step of raw or staging materializes 1..N date x language partitions.
+"""Range runs: one step materializes 1..N partitions, date x language (raw, staging) or days (the
+daily marts and the report), through one loop.
 
 A day's four categories in one run share one GitHub client (one rate governor, one in-flight
 bound), so their waits overlap; an asset backfill of many days needs few runs. Each partition
@@ -14,6 +15,7 @@ finish as a whole. A single-partition run behaves as before: its error propagate
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import date
 from typing import Any, Callable, Iterable
 
 import dagster as dg
@@ -28,29 +30,33 @@ ends, and one failed partition leaves its whole range unrecorded: a month of one
 bounds both (a month of render discovery at GitHub's code-search limit is already an hour), while
 a 30-day backfill stays at four ingest runs."""
 
-PartitionWork = Callable[[str, str], dict[str, Any]]
-"""(day, language) -> that partition's materialization metadata; raises when it fails."""
+PartitionWork = Callable[..., dict[str, Any]]
+"""The partition's key read by ``key_args`` -> its materialization metadata; raises when it fails."""
+DayWork = Callable[[date], dict[str, Any]]
+"""One day's write, in its own transaction -> that partition's materialization metadata."""
 
 
-def materialize_partitions(context: dg.AssetExecutionContext, work: PartitionWork,
-                           at_once: int = 1) -> dg.MaterializeResult:
-    """Run ``work`` for each partition of the run, up to ``at_once`` at a time."""
+def materialize_partitions(context: dg.AssetExecutionContext, work: PartitionWork, at_once: int = 1,
+                           key_args: Callable[[str], tuple] = split_partition_key) -> dg.MaterializeResult:
+    """Run ``work(*key_args(key))`` for each partition of the run, in the run's key order (a day
+    range is oldest first), up to ``at_once`` at a time. ``key_args`` reads a key into ``work``'s
+    arguments: (day, language) by default."""
     keys = [str(key) for key in context.partition_keys]
     if len(keys) == 1:
-        return dg.MaterializeResult(metadata=work(*split_partition_key(keys[0])))
+        return dg.MaterializeResult(metadata=work(*key_args(keys[0])))
 
     written: dict[str, dict[str, Any]] = {}
     failed: dict[str, Exception] = {}
     if at_once <= 1:
         for key in keys:
             try:
-                written[key] = work(*split_partition_key(key))
+                written[key] = work(*key_args(key))
             except Exception as exc:  # noqa: BLE001 - named in the range's failure below
                 failed[key] = exc
     else:
         pool = ThreadPoolExecutor(max_workers=min(at_once, len(keys)), thread_name_prefix="partition")
         try:
-            futures: dict[str, Future] = {key: pool.submit(work, *split_partition_key(key)) for key in keys}
+            futures: dict[str, Future] = {key: pool.submit(work, *key_args(key)) for key in keys}
             for key, future in futures.items():
                 try:
                     written[key] = future.result()
@@ -67,6 +73,15 @@ def materialize_partitions(context: dg.AssetExecutionContext, work: PartitionWor
     for key in keys:
         context.add_asset_metadata(written[key], partition_key=key)
     return dg.MaterializeResult()
+
+
+def _day(key: str) -> tuple[date]:
+    return (date.fromisoformat(key),)
+
+
+def materialize_days(context: dg.AssetExecutionContext, work: DayWork) -> dg.MaterializeResult:
+    """Run ``work`` for each day of a daily asset's run, oldest first, one at a time."""
+    return materialize_partitions(context, work, key_args=_day)
 
 
 def failure_cause(exc: BaseException) -> str:
