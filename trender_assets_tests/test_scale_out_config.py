@@ -66,7 +66,7 @@ def test_the_command_reports_a_bad_executor_in_one_line(cli_env):
 
 def test_the_fake_github_counts_requests_in_flight_and_answers_a_crowd_with_a_secondary_limit():
     with scenario.serve(FakeGitHub(token=scenario.TOKEN)) as fake:
-        fake.latency = 0.3
+        fake.latency = 0.5  # long enough for all three to arrive while the first is answered
         fake.concurrency_limit = 2
         answers: list[httpx.Response] = []
 
