@@ -1,9 +1,14 @@
-"""Materializes whole days in-process, in the Dagster instance of DAGSTER_HOME, and summarizes them.
+"""Materializes whole days in-process and summarizes them: the one way the ``trender`` command,
+the tests and the benchmarks run a day.
 
 The date x language assets and the daily marts cannot share one job, so a day is one
 ``ingest_job`` run of its languages' partitions (one per contiguous block of them: all four are
-one) followed by one ``marts_job`` run. Every run is recorded in the instance, so it shows in the
-UI next to scheduled runs.
+one; or, with ``per_category``, one per category, as the UI launches single partitions) followed
+by one ``marts_job`` run (dimension, facts, momentum check, report). Every run is recorded in the
+instance, so it shows in the UI next to scheduled runs.
+
+Each asset says what it did in one line of its materialization metadata: ``outcome``, or
+``skipped`` (why) when it did nothing. The summary prints those lines as they are.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class Outcome:
 class DayReport:
     day: date
     outcomes: list[Outcome] = field(default_factory=list)
+    results: list[dg.ExecuteInProcessResult] = field(default_factory=list)  # the day's runs, in order
     stopped: Optional[str] = None  # why the day ended early (the database went away), one line
 
     @property
@@ -89,20 +95,12 @@ def _value(entry) -> object:
 
 
 def _describe(metadata: dict) -> tuple[str, str]:
+    """A materialization's status and the asset's own line for it (row count if it gave none)."""
     if "skipped" in metadata:
         return "skip", str(_value(metadata["skipped"]))
-    parts = [f"{_value(metadata.get('dagster/row_count'))} rows"]
-    if "rejected_count" in metadata:
-        parts.append(f"{_value(metadata['rejected_count'])} rejected")
-    if "source" in metadata and str(_value(metadata["source"])).startswith("stored"):
-        parts.append("reused stored raw data")
-    if "refetch_hint" in metadata:
-        parts.append(str(_value(metadata["refetch_hint"])))
-    if "github_requests" in metadata:
-        parts.append(f"{_value(metadata['github_requests'])} GitHub requests")
-    if "path" in metadata:  # a file the asset wrote (the trending report)
-        parts.append(str(_value(metadata["path"])))
-    return "ok", ", ".join(parts)
+    if "outcome" in metadata:
+        return "ok", str(_value(metadata["outcome"]))
+    return "ok", f"{_value(metadata.get('dagster/row_count'))} rows"
 
 
 def summarize(result: dg.ExecuteInProcessResult, partition: str) -> list[Outcome]:
@@ -171,9 +169,11 @@ def materialize_day(
     allow_smaller: bool = False,
     log_level: str = "CRITICAL",
     engine: Optional[sa.Engine] = None,
+    per_category: bool = False,
 ) -> DayReport:
     """Run the day; ``log_level`` sets Dagster's console logging (the summary says what happened).
-    With ``engine``, each run is recorded in fact_workflow_runs (no daemon watches in-process runs)."""
+    With ``engine``, each run is recorded in fact_workflow_runs (no daemon watches in-process runs).
+    With ``per_category``, each category is an ingest run of its own (as the UI runs one partition)."""
     report = DayReport(day)
     loggers = {"console": {"config": {"log_level": log_level}}}
 
@@ -188,6 +188,7 @@ def materialize_day(
                     tags={**(tags or {}), **(range_tags or {})},
                 )
                 label = str(partition_key) if partition_key else "..".join((range_tags or {}).values())
+                report.results.append(result)
                 report.outcomes.extend(summarize(result, label))
                 if engine is not None:
                     record_run(engine, instance, result.dagster_run, "succeeded" if result.success else "failed")
@@ -205,7 +206,10 @@ def materialize_day(
 
     ingest_config = {"ops": {"raw_github_repos": {"config": {"refetch": refetch, "allow_smaller": allow_smaller}}},
                      "loggers": loggers}
-    for block in language_blocks(languages):  # one run per contiguous range: its categories fetched at once
+    blocks = language_blocks(languages)
+    if per_category:
+        blocks = [[language] for block in blocks for language in block]
+    for block in blocks:  # one run per contiguous range: its categories fetched at once
         if len(block) == 1:
             ingested = run("ingest_job", partition_key_for(day.isoformat(), block[0]), ingest_config)
         else:

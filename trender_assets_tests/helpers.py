@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
 
+from trender_assets import runner
 from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots
-from trender_assets.assets.ranges import day_range_tags, language_blocks
 from trender_assets.assets.raw import raw_github_repos
+from trender_assets.assets.report import trending_report
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.checks import momentum_score
-from trender_assets.partitions import LANGUAGES, partition_key_for
+from trender_assets.jobs import ingest_job, marts_job
+from trender_assets.partitions import LANGUAGES
 
 INGEST = [raw_github_repos, stg_repos_validated]
 MARTS = [dim_repositories, fact_repo_snapshots, momentum_score]
@@ -32,21 +37,44 @@ def ids_by_language(engine: sa.Engine, table: str, day: date) -> dict[str, set[i
     return found
 
 
+def definitions(resources: dict) -> dg.Definitions:
+    """The code location's assets, momentum check and jobs, over the tests' resources."""
+    return dg.Definitions(
+        assets=[raw_github_repos, stg_repos_validated, dim_repositories, fact_repo_snapshots, trending_report],
+        asset_checks=[momentum_score], jobs=[ingest_job, marts_job], resources=resources)
+
+
 def materialize_day(resources: dict, instance: dg.DagsterInstance, day: date, languages=LANGUAGES,
                     refetch: bool = False, ranges: bool = False) -> list[dg.ExecuteInProcessResult]:
-    """Ingest each language partition, then the marts, as the UI does for single partitions. With
-    ``ranges``, one ingest run per contiguous block of languages (all four: one run), as ``trender
-    run`` and the UI's range backfills do."""
-    results = []
-    config = {"ops": {"raw_github_repos": {"config": {"refetch": refetch}}}}
-    for block in language_blocks(languages) if ranges else [[language] for language in languages]:
-        one = {"partition_key": partition_key_for(day.isoformat(), block[0])} if len(block) == 1 else {
-            "tags": day_range_tags(day.isoformat(), block)}
-        results.append(dg.materialize(INGEST, resources=resources, instance=instance, run_config=config,
-                                      raise_on_error=False, **one))
-    results.append(dg.materialize(MARTS, partition_key=day.isoformat(), resources=resources,
-                                  instance=instance, raise_on_error=False))
-    return results
+    """The day as ``trender run`` runs it (``runner.materialize_day``: ingest, then the marts and the
+    report), with each category in an ingest run of its own, as the UI does for single partitions;
+    with ``ranges``, one ingest run per contiguous block of languages (all four: one run), as ``trender
+    run`` and the UI's range backfills do. Returns the runs in order; when ingestion fails, the marts
+    are not run. The report is written to $TRENDER_REPORT_DIR, else into the instance's temporary
+    folder (never ~/.trender)."""
+    with _report_dir(Path(instance.root_directory) / "reports"):
+        report = runner.materialize_day(definitions(resources), instance, day, languages, refetch=refetch,
+                                        log_level="DEBUG", per_category=not ranges)
+    if report.stopped:
+        raise RuntimeError(report.stopped)
+    return report.results
+
+
+@contextlib.contextmanager
+def _report_dir(default: Path):
+    """TRENDER_REPORT_DIR as the test set it, else ``default`` for the call."""
+    configured = os.environ.get("TRENDER_REPORT_DIR")
+    if (configured or "").strip():
+        yield
+        return
+    os.environ["TRENDER_REPORT_DIR"] = str(default)
+    try:
+        yield
+    finally:
+        if configured is None:
+            os.environ.pop("TRENDER_REPORT_DIR", None)
+        else:
+            os.environ["TRENDER_REPORT_DIR"] = configured
 
 
 def trender(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

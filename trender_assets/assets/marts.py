@@ -107,6 +107,7 @@ def load_dimension_day(engine: sa.Engine, day: date) -> dict[str, Any]:
         total = conn.execute(sa.text("select count(*) from dim_repositories")).scalar_one()
     return {
         "dagster/row_count": len(observed),
+        "outcome": f"{len(observed)} rows",
         "repositories_observed": len(observed),
         "dim_rows_total": total,
         **counts,
@@ -177,6 +178,7 @@ def load_facts_day(engine: sa.Engine, settings: TrenderSettings, day: date) -> d
     per_language = {lang: sum(1 for r in ranked if r.language == lang) for lang in LANGUAGES}
     return {
         "dagster/row_count": len(ranked),
+        "outcome": f"{len(ranked)} rows",
         "rows_per_language": dg.MetadataValue.json(per_language),
         "top_momentum": max((r.momentum_score for r in ranked), default=0.0),
         "preview": dg.MetadataValue.md("\n\n".join(sections) or "_no rows_"),

@@ -127,6 +127,8 @@ def _fetch_or_reuse(
                 f"fetched {'without a token' if not stored.authenticated else 'dev-sized'} (up to "
                 f"{stored.repo_limit} repositories); --refetch asks GitHub again for the full {limit}")
             context.log.warning(f"{day_key}|{language}: {metadata['refetch_hint']}")
+        metadata["outcome"] = ", ".join([f"{stored.rows} rows", "reused stored raw data",
+                                         *([metadata["refetch_hint"]] if "refetch_hint" in metadata else [])])
         return metadata
     if expired and not config.refetch:
         raise dg.Failure(refetch_refusal(day, expired), allow_retries=False)
@@ -186,8 +188,10 @@ def _fetch_or_reuse(
                 " :truncated, :at, :run)"
             ), rows)
 
+    spent_metadata = spent.as_metadata()
     metadata = {
         "dagster/row_count": len(rows),
+        "outcome": f"{len(rows)} rows, {spent_metadata['github_requests']} GitHub requests",
         "source": "GitHub API",
         "stars_as_of": fetched_at.isoformat(),
         "readmes_found": sum(1 for r in rows if r["readme"] is not None),
@@ -195,7 +199,7 @@ def _fetch_or_reuse(
         "items_not_storable_as_sent": sum(1 for r in rows if r["item_status"]),
         "preview": markdown_table(preview, ["rank", "repository", "stars"]),
         **found.facts,
-        **spent.as_metadata(),
+        **spent_metadata,
     }
     if day < fetched_at.date():
         metadata["note"] = (f"backfill of {day_key}: search windows are anchored to that day, "

@@ -112,6 +112,7 @@ def write_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     per_category = {key: sum(1 for c in cards if c.category == key) for key, _ in SECTIONS}
     return {
         "dagster/row_count": len(cards),
+        "outcome": f"{len(cards)} rows, {path}",
         "path": dg.MetadataValue.path(str(path)),
         "url": dg.MetadataValue.url(path.resolve().as_uri()),
         "bytes": len(page.encode("utf-8")),

@@ -122,6 +122,7 @@ def _validate_partition(context: dg.AssetExecutionContext, warehouse: WarehouseR
     reasons = Counter(r["reason"] for r in rejected)
     return {
         "dagster/row_count": len(valid),
+        "outcome": f"{len(valid)} rows, {len(rejected)} rejected",
         "valid_count": len(valid),
         "rejected_count": len(rejected),
         "rejected_reasons": dg.MetadataValue.json(dict(reasons)),
