@@ -8,7 +8,8 @@ import sys
 import click
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})  # -h: dagster's --host
+# no -h for help: it is dagster dev's --host
+@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
 def dev(dagster_args: tuple[str, ...]) -> None:
     """Start `dagster dev` on this project, sharing the instance `trender run` uses.
