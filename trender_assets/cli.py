@@ -16,7 +16,7 @@ import click
 
 from trender_assets.commands import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from trender_assets.commands.auth import auth
-from trender_assets.commands.days import backfill, preflight as _preflight, run  # noqa: F401 (_preflight: tests)
+from trender_assets.commands.days import backfill, run
 from trender_assets.commands.db import db
 from trender_assets.commands.dev import dev
 from trender_assets.commands.retention import retention

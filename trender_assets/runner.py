@@ -29,7 +29,7 @@ from trender_assets.assets.ranges import day_range_tags, language_blocks
 from trender_assets.errors import WarehouseUnavailable
 from trender_assets.instance_home import instance_home, prepare_instance_home
 from trender_assets.partitions import LANGUAGES, partition_key_for
-from trender_assets.run_records import record_run
+from trender_assets.run_records import record_run, root_cause
 
 
 @dataclass
@@ -79,15 +79,6 @@ def get_instance() -> dg.DagsterInstance:
     # webserver does, instead of opening one per event (a no-op for SQLite).
     instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
     return instance
-
-
-def _root_cause(error) -> str:
-    while error is not None and getattr(error, "cause", None) is not None:
-        error = error.cause
-    message = (getattr(error, "message", "") or "").strip().splitlines()
-    text = message[0] if message else "failed"
-    head, sep, rest = text.partition(": ")
-    return rest if sep and "." in head and " " not in head else text
 
 
 def _value(entry) -> object:
@@ -143,7 +134,7 @@ def _failure_outcomes(event: dg.DagsterEvent, partition: str) -> list[Outcome]:
     metadata = data.user_failure_data.metadata if data.user_failure_data is not None else {}
     failed = _value(metadata.get("failed_partitions")) or {}
     if not failed:
-        return [Outcome("FAIL", event.step_key, partition, _root_cause(data.error))]
+        return [Outcome("FAIL", event.step_key, partition, root_cause(data.error) or "failed")]
     written = _value(metadata.get("written_partitions")) or {}
     return [*(Outcome("FAIL", event.step_key, key, cause) for key, cause in failed.items()),
             *(Outcome("kept", event.step_key, key, f"{rows} rows written, not recorded as materialized: the run "

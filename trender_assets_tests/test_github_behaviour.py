@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from trender_assets.errors import GitHubAuthError, GitHubError, GitHubRateLimited
+from trender_assets.errors import GitHubAuthError, GitHubRateLimited
 from trender_assets.github import GitHubClient
 from trender_assets.github.cache import MemoryCache, WarehouseCache
 from trender_assets.github.credentials import AppInstallationToken, OAuthTokenStore, OAuthUserToken, StaticToken

@@ -404,7 +404,7 @@ def test_no_request_is_sent_into_a_bucket_reported_empty(window, allowed_wait, o
 
 
 def test_the_preflight_retries_transient_errors_like_any_request(fake_github, database_url, engine):
-    from trender_assets.cli import _preflight
+    from trender_assets.commands.days import preflight
 
     fake_github.fail_next("/rate_limit", 502, count=3)
     warehouse = WarehouseResource(database_url=database_url)
@@ -413,6 +413,6 @@ def test_the_preflight_retries_transient_errors_like_any_request(fake_github, da
         "github": GitHubResource(warehouse=warehouse, token=scenario.TOKEN, api_url=fake_github.url,
                                  backoff_seconds=0.01),
     })
-    _preflight(defs, [DAY], ["python"], refetch=True)
+    preflight(defs, [DAY], ["python"], refetch=True)
     assert [r.status for r in fake_github.requests if r.path == "/rate_limit"] == [502, 502, 502, 200]
 

@@ -15,7 +15,8 @@ import click
 
 from trender_assets.categories import LANGUAGES, RENDER
 from trender_assets.commands import EXIT_FAILED
-from trender_assets.commands.arguments import parse_day, parse_languages
+from trender_assets.clock import parse_snapshot_day
+from trender_assets.commands.arguments import parse_languages
 from trender_assets.commands.loading import load
 from trender_assets.errors import ConfigurationError, TrenderError
 
@@ -101,7 +102,7 @@ def run_days(days: list[date], languages: list[str], refetch: bool, verbose: boo
 @click.option("-v", "--verbose", is_flag=True, help="Also print Dagster's run logs.")
 def run(day: Optional[str], languages: tuple[str, ...], refetch: bool, allow_smaller: bool, verbose: bool) -> None:
     """Materialize the whole graph for one day and print one line per asset partition and check."""
-    sys.exit(run_days([parse_day(day, "--date")], parse_languages(languages), refetch, verbose, allow_smaller))
+    sys.exit(run_days([parse_snapshot_day(day, "--date")], parse_languages(languages), refetch, verbose, allow_smaller))
 
 
 @click.command()
@@ -114,8 +115,8 @@ def run(day: Optional[str], languages: tuple[str, ...], refetch: bool, allow_sma
 def backfill(start: str, end: Optional[str], languages: tuple[str, ...], refetch: bool, allow_smaller: bool,
              verbose: bool) -> None:
     """Materialize the whole graph for every day from --start to --end, in date order."""
-    first = parse_day(start, "--start")
-    last = parse_day(end, "--end") if end else first
+    first = parse_snapshot_day(start, "--start")
+    last = parse_snapshot_day(end, "--end") if end else first
     if last < first:
         raise ConfigurationError(f"--end {last} is before --start {first}")
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]

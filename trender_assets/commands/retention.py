@@ -9,7 +9,7 @@ import click
 
 from trender_assets.clock import utc_today
 from trender_assets.commands import EXIT_FAILED
-from trender_assets.commands.arguments import parse_date
+from trender_assets.clock import parse_date
 from trender_assets.commands.loading import load
 
 
