@@ -138,16 +138,16 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):
-    """Groups for pytest-xdist (``--dist loadgroup``): the e2e tests run one after another on one
-    worker (each starts `dagster dev`: webserver, daemon, code server and a process per run; two at
-    once on two cores only slow each other), and test_report's tests that read its module-scoped
-    ``report_days`` run on one worker, which then loads the three days once. The groups save time
-    only: every test also passes beside any other. (pytest-xdist 3.8 cannot apply groups on pytest
-    9.2, pytest-dev/pytest-xdist#1386: there the tests are spread one by one.)"""
+    """Groups for pytest-xdist (``--dist loadgroup``): an e2e file's tests run on one worker, so its
+    module-scoped processes (`dagster dev`, a gRPC server with webserver and daemon, Celery workers)
+    start once; different e2e files run side by side, since they mostly wait on Dagster's 30-s daemon
+    loops. test_report's tests that read its module-scoped ``report_days`` share one worker, which
+    loads the three days once. Groups save time only: every test also passes beside any other.
+    (pytest 9.2 drops the groups, pytest-dev/pytest-xdist#1386: setup.py keeps pytest below it.)"""
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
         if "report_days" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("report_days"))
         elif item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.xdist_group("e2e"))
+            item.add_marker(pytest.mark.xdist_group(f"e2e-{item.module.__name__.rsplit('.', 1)[-1]}"))
