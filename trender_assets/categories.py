@@ -1,10 +1,198 @@
-"""The categories a day is snapshotted in, and the first day: plain constants, free of Dagster, so the
-``trender`` command can check its arguments (and print ``--help``) without importing Dagster."""
+"""The categories a day is snapshotted in, and the first day, free of Dagster, so the ``trender``
+command can check its arguments (and print ``--help``) without importing Dagster.
+
+Categories are configuration: ``trender.yaml`` in the current folder (beside ``workspace.yaml``),
+or the file ``TRENDER_CONFIG`` names; without either, the four built in below. Each entry is one
+category, and its key is the partition key of the ``language`` dimension::
+
+    categories:
+      rust: {language: Rust}              # GitHub's language name
+      llm: {topic: llm}                   # a GitHub topic
+      fly: {root_file: fly.toml}          # a file at the repository root, found by code search
+      team: {watchlist: [dagster-io/dagster, pola-rs/polars]}   # fetched every day, whatever their rank
+
+The file is read once per process (the code location builds its partitions from it when it loads);
+a bad entry is one ``ConfigurationError`` line naming the file and the entry.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from trender_assets.errors import ConfigurationError
 
 START_DATE = "2026-01-01"
 
-LANGUAGE_LABELS = {"python": "Python", "typescript": "TypeScript", "go": "Go"}
-"""Partition key -> GitHub's name of the language, for the search qualifier."""
+CONFIG_VARIABLE = "TRENDER_CONFIG"
+CONFIG_FILE = "trender.yaml"
+KINDS = ("language", "topic", "root_file", "watchlist")
 
-RENDER = "render"
-LANGUAGES = [*LANGUAGE_LABELS, RENDER]
+_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,38}")
+_TOPIC = re.compile(r"[a-z0-9][a-z0-9-]{0,49}")  # GitHub's topic rule
+_FILE = re.compile(r"[A-Za-z0-9._-]{1,100}")  # one name at the root: no folders, no qualifiers
+
+
+@dataclass(frozen=True)
+class Category:
+    """One configured category: its partition key, what finds its repositories, and a title."""
+
+    key: str
+    kind: str  # one of KINDS
+    language: Optional[str] = None  # GitHub's language name (kind "language")
+    topic: Optional[str] = None
+    root_file: Optional[str] = None
+    watchlist: tuple[str, ...] = ()
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.language or (f"#{self.topic}" if self.topic else "") or self.key
+
+    @property
+    def needs_token(self) -> bool:
+        """Code search (root files) answers only with a token."""
+        return self.kind == "root_file"
+
+    @property
+    def keeps_all(self) -> bool:
+        """Root-file projects and a watchlist are kept whole in the facts, as render always was;
+        language and topic searches keep the top N by momentum."""
+        return self.kind in ("root_file", "watchlist")
+
+    @property
+    def requires_language(self) -> bool:
+        """A language search only returns repositories with a language; other kinds may have none."""
+        return self.kind == "language"
+
+
+DEFAULT = (
+    Category("python", "language", language="Python"),
+    Category("typescript", "language", language="TypeScript"),
+    Category("go", "language", language="Go"),
+    Category("render", "root_file", root_file="render.yaml", label="Render projects"),
+)
+"""Without a file: today's four categories, with their keys and behaviour."""
+
+
+def config_path() -> Optional[Path]:
+    """TRENDER_CONFIG (which must exist), else ./trender.yaml if there is one, else None."""
+    named = os.environ.get(CONFIG_VARIABLE)
+    if named is not None:
+        if not named.strip():
+            raise ConfigurationError(f"{CONFIG_VARIABLE} is set but empty: unset it to use ./{CONFIG_FILE}")
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigurationError(f"{CONFIG_VARIABLE} names {path}, which is not a file")
+        return path
+    here = Path.cwd() / CONFIG_FILE
+    return here if here.is_file() else None
+
+
+def parse(text: str, source: str = CONFIG_FILE) -> tuple[Category, ...]:
+    """The categories of a configuration file's text; the first bad entry is one line."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigurationError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(document, dict) or set(document) != {"categories"}:
+        raise ConfigurationError(f"{source}: expected one top-level key, categories: a mapping of key -> entry")
+    entries = document["categories"]
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigurationError(f"{source}: categories must be a non-empty mapping of key -> entry")
+    if not all(isinstance(key, str) for key in entries):
+        raise ConfigurationError(f"{source}: category keys must be text, like rust or llm")
+    return tuple(_category(key, entry, source) for key, entry in entries.items())
+
+
+def _category(key: str, entry: object, source: str) -> Category:
+    where = f"{source}: category {key!r}"
+    if not _KEY.fullmatch(key):
+        raise ConfigurationError(f"{where}: a key is lowercase letters, digits, - and _ (at most 39)")
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"{where}: expected a mapping with one of {', '.join(KINDS)}")
+    unknown = sorted(set(entry) - {*KINDS, "label"})
+    kinds = [k for k in KINDS if k in entry]
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown field {unknown[0]!r} (fields: {', '.join(KINDS)}, label)")
+    if len(kinds) != 1:
+        raise ConfigurationError(f"{where}: needs exactly one of {', '.join(KINDS)}, got {len(kinds)}")
+    kind, value = kinds[0], entry[kinds[0]]
+    label = entry.get("label", "")
+    if not isinstance(label, str):
+        raise ConfigurationError(f"{where}: label must be text")
+    if kind == "watchlist":
+        return Category(key, kind, watchlist=_watchlist(value, where), label=label)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{where}: {kind} must be non-empty text")
+    value = value.strip()
+    if kind == "language" and (len(value) > 50 or not re.fullmatch(r"[^\s:\"]+(?: [^\s:\"]+)*", value)):
+        raise ConfigurationError(f"{where}: {value!r} is not a GitHub language name (e.g. Rust, C++, Jupyter Notebook)")
+    if kind == "topic" and not _TOPIC.fullmatch(value):
+        raise ConfigurationError(f"{where}: {value!r} is not a GitHub topic (lowercase letters, digits and -)")
+    if kind == "root_file" and (not _FILE.fullmatch(value) or value in (".", "..")):
+        raise ConfigurationError(f"{where}: {value!r} is not a file name (a name at the root, like fly.toml)")
+    return Category(key, kind, label=label, **{kind: value})
+
+
+def _watchlist(value: object, where: str) -> tuple[str, ...]:
+    from trender_assets.logic.repo_names import full_name_problem
+
+    if not isinstance(value, list) or not value:
+        raise ConfigurationError(f"{where}: watchlist must be a non-empty list of owner/name")
+    names: list[str] = []
+    for name in value:
+        if not isinstance(name, str) or name.count("/") != 1 or full_name_problem(name.strip()):
+            raise ConfigurationError(f"{where}: {name!r} in the watchlist is not a GitHub owner/name")
+        if name.strip().lower() not in (n.lower() for n in names):
+            names.append(name.strip())
+    return tuple(names)
+
+
+@lru_cache(maxsize=None)
+def _load(path: Optional[str]) -> tuple[Category, ...]:
+    if path is None:
+        return DEFAULT
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"{path}: cannot be read: {exc.__class__.__name__}") from None
+    return parse(text, path)
+
+
+def configured() -> tuple[Category, ...]:
+    """This process's categories, in the file's order (read once per file)."""
+    path = config_path()
+    return _load(str(path) if path is not None else None)
+
+
+def by_key() -> dict[str, Category]:
+    return {c.key: c for c in configured()}
+
+
+def keys() -> list[str]:
+    return [c.key for c in configured()]
+
+
+def check() -> None:
+    """Read and validate the configuration now (the ``trender`` command, before anything starts)."""
+    configured()
+
+
+def __getattr__(name: str):
+    """The names modules import from here, computed from the configuration on first use."""
+    if name == "LANGUAGES":
+        return keys()
+    if name == "LANGUAGE_LABELS":  # key -> GitHub's language name, for the search qualifier
+        return {c.key: c.language for c in configured() if c.kind == "language"}
+    if name == "RENDER":
+        return "render"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -83,7 +83,9 @@ def check_database_url() -> None:
 
 
 def check() -> None:
-    """Every value above, so the first mistake is reported before anything starts."""
+    """Every value above, and the categories (trender.yaml or TRENDER_CONFIG), so the first mistake
+    is reported before anything starts."""
+    from trender_assets import categories
     from trender_assets.clock import frozen_now
 
     frozen_now()
@@ -92,3 +94,4 @@ def check() -> None:
     size_overrides()
     github_backoff()
     github_pacing()
+    categories.check()

@@ -26,10 +26,23 @@ from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.logic.ranking import Candidate, rank_snapshot
 from trender_assets.logic.scd2 import attributes_hash
 from trender_assets.partition_lock import lock_partition
+from trender_assets import categories
 from trender_assets.partitions import LANGUAGES, by_snapshot_date, daily_partitions
 from trender_assets.raw_fetches import expired_categories, inputs_gone
 from trender_assets.repository_versions import rebuild_versions
 from trender_assets.resources import TrenderSettings, WarehouseResource
+
+def kept_whole() -> frozenset[str]:
+    """Categories whose every repository is ranked (root files, watchlists; render always, so a
+    past day re-derives alike once render is no longer configured)."""
+    return frozenset({"render", *(c.key for c in categories.configured() if c.keeps_all)})
+
+
+def in_category_order(present: set[str]) -> list[str]:
+    """The categories present in a day's rows: configured ones in the file's order, then any no
+    longer configured (their history stays readable), by name."""
+    return [*(k for k in LANGUAGES if k in present), *sorted(present - set(LANGUAGES))]
+
 
 DIM_SCHEMA = column_schema(
     ("repo_key", "bigint", "surrogate key of one version"),
@@ -44,7 +57,7 @@ DIM_SCHEMA = column_schema(
 )
 FACT_SCHEMA = column_schema(
     ("snapshot_date", "date", "partition"),
-    ("language", "text", "category: python, typescript, go or render"),
+    ("language", "text", "category (trender.yaml): e.g. python, typescript, go or render"),
     ("repo_id", "bigint", "GitHub repository id"),
     ("repo_key", "bigint", "dim_repositories version valid on snapshot_date (found when read)"),
     ("stars", "integer", "stargazers as fetched"),
@@ -145,7 +158,7 @@ def load_facts_day(engine: sa.Engine, settings: TrenderSettings, day: date) -> d
                       created_on=r["created_at"].date())
             for r in rows
         ]
-        ranked = rank_snapshot(candidates, day, settings.scoring, settings.top_per_language)
+        ranked = rank_snapshot(candidates, day, settings.scoring, settings.top_per_language, kept_whole())
         versioned = set(conn.execute(sa.text(
             "select repo_id from dim_repositories where repo_id = any(:ids) and valid_from <= :d"
             " and (valid_to is null or :d < valid_to)"), {"ids": [r.repo_id for r in ranked], "d": day}).scalars())
@@ -166,7 +179,8 @@ def load_facts_day(engine: sa.Engine, settings: TrenderSettings, day: date) -> d
             ), [{**r.__dict__, "d": day} for r in ranked])
 
     sections = []
-    for language in LANGUAGES:
+    present = in_category_order({r.language for r in ranked})
+    for language in present:
         top = [r for r in ranked if r.language == language][:10]
         if top:
             table = markdown_table(
@@ -175,7 +189,8 @@ def load_facts_day(engine: sa.Engine, settings: TrenderSettings, day: date) -> d
                 ["rank", "repository", "stars", "age_days", "momentum"],
             )
             sections.append(f"**{language}**\n\n{table.value}")
-    per_language = {lang: sum(1 for r in ranked if r.language == lang) for lang in LANGUAGES}
+    per_language = {lang: sum(1 for r in ranked if r.language == lang)
+                    for lang in in_category_order({*LANGUAGES, *present})}
     return {
         "dagster/row_count": len(ranked),
         "outcome": f"{len(ranked)} rows",

@@ -12,18 +12,21 @@ from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_part
 from trender_assets.clock import utc_now
 from trender_assets.logic.raw_items import storable_item
 from trender_assets.partition_lock import holding_partition
-from trender_assets.partitions import LANGUAGE_LABELS, RENDER, date_language_partitions
+from trender_assets import categories
+from trender_assets.categories import Category
+from trender_assets.partitions import date_language_partitions
 from trender_assets.raw_fetches import expired_categories, record_fetch, refetch_refusal, shrink_refusal, stored_partition
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
 
 RAW_SCHEMA = column_schema(
     ("snapshot_date", "date", "partition: the day the snapshot describes"),
-    ("language", "text", "partition: python, typescript, go or render"),
+    ("language", "text", "partition: the category (trender.yaml), e.g. python, typescript, go or render"),
     ("search_rank", "integer", "position in GitHub's answer, 1 = most stars"),
     ("repo_id", "bigint", "GitHub repository id (durable key)"),
     ("repo_full_name", "text", "owner/name when fetched"),
     ("api_response", "jsonb", "repository JSON as GitHub returned it (render: GraphQL node in REST field names)"),
-    ("api_source", "text", "search (REST repository search) or graphql (nodes by id, render)"),
+    ("api_source", "text", "search (REST repository search), graphql (nodes by id, root files) or repository "
+                           "(GET /repos, watchlists)"),
     ("item_status", "text", "null, or why the record could not be stored as sent (staging rejects it)"),
     ("readme_content", "text", "README text (any README name), null unless readme_status is ok/ok_raw"),
     ("readme_status", "text", "ok, ok_raw (over 1 MB), none, empty_repository, blocked, too_large, malformed, "
@@ -41,18 +44,43 @@ class RawFetchConfig(dg.Config):
     """Let a refetch replace a stored partition with fewer repositories (e.g. without a token)."""
 
 
-def _skip_reason(language: str, settings: TrenderSettings, github: GitHubResource) -> str | None:
-    if settings.dev_mode and language != "python":
+def _skip_reason(category: Category, settings: TrenderSettings, github: GitHubResource) -> str | None:
+    if settings.dev_mode and category.key != "python":
         return "DEV_MODE is on: only the python partition is fetched"
-    if language == RENDER and not github.has_token:
-        return ("render discovery uses GitHub code search, which needs a token: "
-                "set GITHUB_TOKEN (a token with no scopes is enough) to include render projects")
+    if category.needs_token and not github.has_token:
+        return (f"{category.key} discovery uses GitHub code search, which needs a token: "
+                f"set GITHUB_TOKEN (a token with no scopes is enough) to include {category.key} projects")
     return None
 
 
-def _repo_limit(settings: TrenderSettings, github: GitHubResource) -> int:
+def _repo_limit(category: Category, settings: TrenderSettings, github: GitHubResource) -> int:
+    if category.kind == "watchlist":  # an explicit list is fetched whole, whatever the rest's size
+        return len(category.watchlist)
     # Anonymous GitHub allows 60 requests an hour: stay dev-sized without a token.
     return settings.dev_repo_limit if (settings.dev_mode or not github.has_token) else settings.repo_limit
+
+
+def watchlist_notes(facts: dict) -> list[str]:
+    """What the one-line outcome says about watched repositories renamed or gone."""
+    renamed = getattr(facts.get("watchlist_renamed"), "data", None) or {}
+    missing = getattr(facts.get("watchlist_missing"), "data", None) or {}
+    return [*(f"{old} renamed to {new}" for old, new in renamed.items()),
+            *(f"{name} {'not found (deleted or private)' if why == 'not_found' else why}"
+              for name, why in missing.items())]
+
+
+def discover(github: GitHubResource, category: Category, day: date, limit: int, settings: TrenderSettings):
+    """The day's repositories of one category, by its kind (see ``trender_assets.categories``)."""
+    if category.kind == "language":
+        return github.trending_repositories(category.language, day, limit, settings.pushed_within_days,
+                                            settings.created_within_days)
+    if category.kind == "topic":
+        return github.topic_repositories(category.topic, day, limit, settings.pushed_within_days,
+                                         settings.created_within_days)
+    if category.kind == "root_file":
+        return github.root_file_projects(category.root_file, category.key, day, limit,
+                                         settings.render_max_age_days)
+    return github.watchlist(category.watchlist)
 
 
 RAW_PARTITIONS_AT_ONCE = 4
@@ -111,7 +139,8 @@ def _fetch_or_reuse(
 ) -> dict:
     """One partition: reuse, refuse, skip or fetch and replace it; its materialization metadata."""
     day_key = day.isoformat()
-    limit = _repo_limit(settings, github)
+    category = categories.by_key()[language]
+    limit = _repo_limit(category, settings, github)
     with warehouse.engine.connect() as conn:
         stored = stored_partition(conn, day, language)
         expired = [] if stored.rows else expired_categories(conn, day, [language])
@@ -133,7 +162,7 @@ def _fetch_or_reuse(
     if expired and not config.refetch:
         raise dg.Failure(refetch_refusal(day, expired), allow_retries=False)
 
-    skip = _skip_reason(language, settings, github)
+    skip = _skip_reason(category, settings, github)
     if skip:
         context.log.warning(f"{day_key}|{language} skipped: {skip}")
         if stored.rows:  # a skipped refetch keeps what is stored rather than emptying the partition
@@ -144,11 +173,7 @@ def _fetch_or_reuse(
 
     fetched_at = utc_now()
     with github.partition_telemetry() as spent:  # this partition's requests, not its neighbours'
-        if language == RENDER:
-            found = github.render_projects(day, limit, settings.render_max_age_days)
-        else:
-            found = github.trending_repositories(LANGUAGE_LABELS[language], day, limit,
-                                                 settings.pushed_within_days, settings.created_within_days)
+        found = discover(github, category, day, limit, settings)
         items = found.items
         names = [i["full_name"] for i in items if isinstance(i, dict) and isinstance(i.get("full_name"), str)]
         readmes = github.readmes(names)
@@ -191,7 +216,8 @@ def _fetch_or_reuse(
     spent_metadata = spent.as_metadata()
     metadata = {
         "dagster/row_count": len(rows),
-        "outcome": f"{len(rows)} rows, {spent_metadata['github_requests']} GitHub requests",
+        "outcome": ", ".join([f"{len(rows)} rows, {spent_metadata['github_requests']} GitHub requests",
+                              *watchlist_notes(found.facts)]),
         "source": "GitHub API",
         "stars_as_of": fetched_at.isoformat(),
         "readmes_found": sum(1 for r in rows if r["readme"] is not None),

@@ -2,8 +2,8 @@
 
 What it reads, declared as deps so the lineage graph is true: the day's facts (and, through the same
 table, 30 days of star history and the ``analytics_repo_history`` view's velocity), the dimension
-version each fact names, and the README text of staging, else raw, for all four categories of the
-day. Only the facts drive its automation, as before: the others are written before them in every run.
+version each fact names, the ``analytics_rising_by_day`` view (stars gained over 7 days), and the
+README text of staging, else raw, for every category of the day. Only the facts drive its automation, as before: the others are written before them in every run.
 Its own ``report_readme_html`` cache is no asset.
 """
 
@@ -21,15 +21,26 @@ from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY
 from trender_assets.assets.raw import raw_github_repos
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.clock import utc_now
-from trender_assets.partitions import LANGUAGE_LABELS, LANGUAGES, RENDER, by_snapshot_date, daily_partitions
+from trender_assets import categories
+from trender_assets.partitions import by_snapshot_date, daily_partitions
 from trender_assets.processes import is_alive
 from trender_assets.report.cards import load_cards
 from trender_assets.report.page import render_report, summary_markdown
 from trender_assets.report.readme_cache import with_rendered_readmes
+from trender_assets.report.rising import load_rising
 from trender_assets.resources import WarehouseResource
 from trender_assets.environment import data_dir
 
-SECTIONS = [*((key, LANGUAGE_LABELS[key]) for key in LANGUAGES if key != RENDER), (RENDER, "Render projects")]
+SECTIONS = [(c.key, c.title) for c in categories.configured()]
+"""A section per configured category, in the configuration's order (default: Python, TypeScript,
+Go, Render projects)."""
+
+
+def sections_for(present: set[str]) -> list[tuple[str, str]]:
+    """The configured sections, then one per category of the day no longer configured (a past
+    day's page keeps every category it had)."""
+    return [*SECTIONS, *((key, key) for key in sorted(present - {k for k, _ in SECTIONS}))]
+
 READ_ONLY = [dim_repositories, stg_repos_validated, raw_github_repos]
 """Upstream assets the report reads whose updates need not re-render it: each run writes them before
 the facts, and a new fact materialization is what the eager condition waits for."""
@@ -89,14 +100,14 @@ def write_atomically(path: Path, text: str) -> None:
         "location": "$TRENDER_REPORT_DIR/trending-YYYY-MM-DD.html "
                     "(default $TRENDER_DATA_DIR/reports, i.e. ~/.trender/reports)",
         "reads": "fact_repo_snapshots (the day; 30 days of stars), analytics_repo_history (velocity, a view"
-                 " of the facts), dim_repositories, stg_repos_validated / raw_github_repos (READMEs)",
+                 " of the facts), analytics_rising_by_day (stars gained in 7 days), dim_repositories, stg_repos_validated / raw_github_repos (READMEs)",
     },
 )
 def trending_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The day's trending repositories as one self-contained HTML page: a section per language
-    and one for render projects, ordered by momentum, each card with stars, star velocity,
-    momentum, rank, a 30-day star sparkline and the README (sanitized; no scripts, no remote
-    loads). Written to ``$TRENDER_REPORT_DIR/trending-YYYY-MM-DD.html``."""
+    """The day's trending repositories as one self-contained HTML page: a section per category
+    (trender.yaml), cards ordered by momentum, each with stars, star velocity, momentum, rank, a
+    30-day star sparkline and the README (sanitized; no scripts, no remote loads); then "Rising
+    this week": each category's top 5 by stars gained over 7 days. Written to ``$TRENDER_REPORT_DIR/trending-YYYY-MM-DD.html``."""
     return materialize_days(context, lambda day: write_report(context, warehouse, day))
 
 
@@ -104,12 +115,14 @@ def write_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     """Write one day's page; returns that partition's materialization metadata."""
     with warehouse.engine.connect() as conn:
         cards = load_cards(conn, day)
+        rising = load_rising(conn, day)
     cards, rendered_now, reused = with_rendered_readmes(warehouse.engine, cards, day)
-    page = render_report(day, cards, SECTIONS, generated_at=utc_now())
+    sections = sections_for({c.category for c in cards})
+    page = render_report(day, cards, sections, generated_at=utc_now(), rising=rising)
     path = report_path(day)
     write_atomically(path, page)
     context.log.info(f"wrote {path} ({len(cards)} cards, {len(page):,} bytes)")
-    per_category = {key: sum(1 for c in cards if c.category == key) for key, _ in SECTIONS}
+    per_category = {key: sum(1 for c in cards if c.category == key) for key, _ in sections}
     return {
         "dagster/row_count": len(cards),
         "outcome": f"{len(cards)} rows, {path}",
@@ -119,5 +132,6 @@ def write_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         "readmes_rendered": rendered_now,
         "readmes_reused": reused,
         "cards_per_section": dg.MetadataValue.json(per_category),
-        "summary": dg.MetadataValue.md(summary_markdown(cards, SECTIONS, top=5)),
+        "rising_rows": len(rising),
+        "summary": dg.MetadataValue.md(summary_markdown(cards, sections, top=5)),
     }

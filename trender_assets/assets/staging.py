@@ -8,6 +8,7 @@ from datetime import date
 import dagster as dg
 import sqlalchemy as sa
 
+from trender_assets import categories
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
 from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_partitions
 from trender_assets.assets.raw import raw_github_repos
@@ -19,7 +20,7 @@ from trender_assets.resources import WarehouseResource
 
 STG_SCHEMA = column_schema(
     ("snapshot_date", "date", "partition: the snapshot day"),
-    ("language", "text", "partition / category: python, typescript, go or render"),
+    ("language", "text", "partition / category (trender.yaml): e.g. python, typescript, go or render"),
     ("repo_id", "bigint", "GitHub repository id"),
     ("repo_full_name", "text", "owner/name"),
     ("github_language", "text", "GitHub's own language"),
@@ -46,7 +47,7 @@ STG_SCHEMA = column_schema(
 )
 def stg_repos_validated(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Validated, typed repositories of one language partition. Each record must have an id, an
-    owner/name that follows GitHub's naming rules, a language (or the render label), created_at no
+    owner/name that follows GitHub's naming rules, a language (in a language category), created_at no
     later than the snapshot day, pushed_at or updated_at, and counts within 0..2^31-1; timestamps
     become UTC and NUL bytes are stripped. A record raw could not store as sent (``item_status``)
     is rejected with that reason. A record that fails goes to ``stg_repos_rejected`` with its
@@ -77,12 +78,14 @@ def _validate_partition(context: dg.AssetExecutionContext, warehouse: WarehouseR
             " order by search_rank"
         ), params).mappings().all()
 
+        category = categories.by_key().get(language)
+        language_required = category.requires_language if category else None
         valid, rejected = [], []
         for raw in raw_rows:
             try:
                 if raw["item_status"]:  # raw could not store it as sent: never load an altered copy
                     raise RejectedRecord(raw["item_status"])
-                repo = validate_repo(raw["api_response"], language, day)
+                repo = validate_repo(raw["api_response"], language, day, language_required)
             except RejectedRecord as exc:
                 body = raw["api_response"]
                 rejected.append({

@@ -13,7 +13,7 @@ from typing import Optional
 
 import click
 
-from trender_assets.categories import LANGUAGES, RENDER
+from trender_assets import categories
 from trender_assets.commands import EXIT_FAILED
 from trender_assets.clock import parse_snapshot_day
 from trender_assets.commands.arguments import parse_languages
@@ -38,8 +38,9 @@ def preflight(defs, days: list[date], languages: list[str], refetch: bool) -> No
     github = defs.resources["github"]
     # free of charge; proves GitHub is reachable and the token accepted, retried like any request
     github.check_access()
-    if RENDER in languages and not github.has_token:
-        click.echo("trender: notice: render projects are skipped without a token "
+    needing = [key for key in languages if categories.by_key()[key].needs_token]
+    if needing and not github.has_token:
+        click.echo(f"trender: notice: {', '.join(needing)} projects are skipped without a token "
                    "(code search needs one): export GITHUB_TOKEN=<token>", err=True)
 
 
@@ -94,7 +95,7 @@ def run_days(days: list[date], languages: list[str], refetch: bool, verbose: boo
 @click.command()
 @click.option("--date", "day", metavar="YYYY-MM-DD", help="Snapshot day (default: today, UTC).")
 @click.option("--language", "languages", multiple=True, metavar="LANG",
-              help=f"Only these languages ({', '.join(LANGUAGES)}); repeatable.")
+              help="Only these categories (keys of trender.yaml; default: all); repeatable.")
 @click.option("--refetch", is_flag=True, help="Ask GitHub again even if the day's raw data is stored (or was "
               "deleted by retention): the day then gets today's star counts.")
 @click.option("--allow-smaller", is_flag=True, help="Let a refetch replace stored repositories with fewer "

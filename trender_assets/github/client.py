@@ -106,6 +106,21 @@ class GitHubClient:
         return self.get_json(repository_path(full_name), what=f"repository {full_name}", allow_404=True,
                              conditional=True)
 
+    def get_watched_repository(self, full_name: str) -> tuple[Optional[dict], str]:
+        """A repository asked for by name, and what GitHub said about it: ``ok`` (a rename is
+        followed through the 301; the answer has the new full_name), ``not_found`` (404: deleted,
+        or private now) or ``blocked`` (451). Facts about one repository, not failures."""
+        what = f"repository {full_name}"
+        answer = self._transport.request(repository_path(full_name), what, conditional=True, usable=readable_json)
+        status = answer.response.status_code
+        if status in (404, 451):
+            return None, "not_found" if status == 404 else "blocked"
+        if status >= 400:
+            raise GitHubError(answers.refused(status, what, answer.response))
+        if answer.problem:
+            raise GitHubError(f"GitHub kept sending {answer.problem} for {what}")
+        return answer.body, "ok"
+
     def get_readme(self, full_name: str, max_chars: int = 200_000) -> Readme:
         """The preferred README, whatever its name, with its status (see ``readmes.README_STATUSES``)."""
         return readmes.get_readme(self._transport, full_name, max_chars)

@@ -15,13 +15,32 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Optional
 
-RENDER_CODE_QUERY = "filename:render.yaml path:/"
+RENDER_FILE = "render.yaml"
+
+
+def root_file_query(filename: str) -> str:
+    """Code-search terms for a file at the repository root (``path:/`` is a hint GitHub may ignore)."""
+    return f"filename:{filename} path:/"
+
+
+RENDER_CODE_QUERY = root_file_query(RENDER_FILE)
 
 
 def language_query(github_language: str, snapshot_date: date, pushed_within_days: int = 30) -> str:
-    """Repository-search terms for a language; the ``created:`` window is added by the client."""
+    """Repository-search terms for a language; the ``created:`` window is added by the client.
+    A language name with a space (``Jupyter Notebook``) is quoted, as GitHub's search wants it."""
+    name = f'"{github_language}"' if " " in github_language else github_language
+    return _active_since(f"language:{name}", snapshot_date, pushed_within_days)
+
+
+def topic_query(topic: str, snapshot_date: date, pushed_within_days: int = 30) -> str:
+    """Repository-search terms for a topic, with the same activity window as a language."""
+    return _active_since(f"topic:{topic}", snapshot_date, pushed_within_days)
+
+
+def _active_since(qualifier: str, snapshot_date: date, pushed_within_days: int) -> str:
     pushed_since = snapshot_date - timedelta(days=pushed_within_days)
-    return f"language:{github_language} pushed:>={pushed_since.isoformat()}"
+    return f"{qualifier} pushed:>={pushed_since.isoformat()}"
 
 
 def created_window(snapshot_date: date, within_days: int) -> tuple[date, date]:
@@ -72,25 +91,32 @@ def most_starred(windows: list[list], limit: int) -> list:
 
 
 @dataclass(frozen=True)
-class RenderHits:
-    node_ids: list[str]  # repositories with render.yaml at their root, each once, in hit order
+class RootHits:
+    node_ids: list[str]  # repositories with the file at their root, each once, in hit order
     without_node_id: int  # root hits whose repository carries no node id (cannot be looked up)
 
 
-def render_root_hits(hits: list) -> RenderHits:
-    """Code search cannot ask for the repository root: keep hits whose path is ``render.yaml``."""
+RenderHits = RootHits
+
+
+def render_root_hits(hits: list) -> RootHits:
+    return root_hits(hits, RENDER_FILE)
+
+
+def root_hits(hits: list, filename: str) -> RootHits:
+    """Code search cannot ask for the repository root: keep hits whose path is exactly ``filename``."""
     node_ids: dict[str, None] = {}  # an ordered set: a repository may have several hits
     without = 0
     for hit in hits:
         repo = hit.get("repository") if isinstance(hit, dict) else None
-        if not isinstance(repo, dict) or hit.get("path") != "render.yaml":
+        if not isinstance(repo, dict) or hit.get("path") != filename:
             continue
         node_id = repo.get("node_id")
         if isinstance(node_id, str) and node_id:
             node_ids.setdefault(node_id)
         else:
             without += 1
-    return RenderHits(list(node_ids), without)
+    return RootHits(list(node_ids), without)
 
 
 def _created_on(repo: dict) -> Optional[date]:
@@ -110,7 +136,8 @@ def created_in_window(repos: list[dict], since: date, until: date) -> list[dict]
 
 
 def render_projects(repos: list[dict], since: date, until: date, limit: int) -> tuple[list[dict], int]:
-    """Render projects of the day: created in the window, top ``limit`` by stars; and how many
-    were in the window (code search cannot sort by stars or filter by date, so it happens here)."""
+    """Root-file projects (render's, or any root file's) of the day: created in the window, top
+    ``limit`` by stars; and how many were in the window (code search cannot sort by stars or filter
+    by date, so it happens here)."""
     in_window = created_in_window(repos, since, until)
     return _by_stars(in_window)[:limit], len(in_window)

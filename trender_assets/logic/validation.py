@@ -79,10 +79,13 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=timezone.utc) - timedelta(microseconds=1)
 
 
-def validate_repo(record: Any, category: str, snapshot_date: date | None = None) -> ValidRepo:
+def validate_repo(record: Any, category: str, snapshot_date: date | None = None,
+                  language_required: bool | None = None) -> ValidRepo:
     """Check the fields the marts rely on; raise RejectedRecord with the first broken rule.
 
     With ``snapshot_date``, a repository created after that day cannot be part of its snapshot.
+    A language is required of a language category's records only (a topic, root-file or
+    watchlist repository may have none); by default every category but ``render`` requires one.
     """
     if not isinstance(record, dict):
         raise RejectedRecord("record is not a JSON object")
@@ -99,7 +102,9 @@ def validate_repo(record: Any, category: str, snapshot_date: date | None = None)
         raise RejectedRecord(problem)
     owner, name = full_name.split("/")
     language = clean_text(record.get("language"))
-    if not language and category != "render":
+    if language_required is None:
+        language_required = category != "render"
+    if not language and language_required:
         raise RejectedRecord("missing language")
     stars = _count(record, "stargazers_count", required=True)
     created_at = parse_timestamp(record.get("created_at"), "created_at", required=True)

@@ -141,13 +141,19 @@ def order_cards(cards: Sequence[ReportCard]) -> list[ReportCard]:
 
 
 def render_report(day: date, cards: Sequence[ReportCard], sections: Sequence[tuple[str, str]],
-                  generated_at: datetime) -> str:
-    """The whole page: one section per (category, title), cards ordered by momentum."""
+                  generated_at: datetime, rising: Sequence = ()) -> str:
+    """The whole page: one section per (category, title), cards ordered by momentum; then the
+    rising table of each category that has one (``report.rising.RisingRow``s, in rank order)."""
     shown = [{"category": category, "title": title,
               "cards": [_card_view(c) for c in order_cards([c for c in cards if c.category == category])]}
              for category, title in sections]
+    titles = dict(sections)
+    risers = [{"category": category, "title": titles.get(category, category),
+               "rows": [r for r in rising if r.category == category]}
+              for category in [*titles, *sorted({r.category for r in rising} - set(titles))]]
     return _TEMPLATES.get_template("page.html.j2").render(
         day=day, sections=shown, total=len({c.repo_id for c in cards}), generated_at=generated_at,
+        rising=[r for r in risers if r["rows"]], format_count=format_count,
         csp=Markup(CSP),  # ours; its quotes stay as the policy's syntax reads best
     )
 

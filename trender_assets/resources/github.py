@@ -167,6 +167,16 @@ class GitHubResource(dg.ConfigurableResource):
                               pushed_within_days: int = 30, created_within_days: int = 180) -> Discovered:
         """Most-starred young, active repositories of a language as of D: created in D-180..D."""
         query = discovery.language_query(github_language, snapshot_date, pushed_within_days)
+        return self._most_starred(query, snapshot_date, limit, pushed_within_days, created_within_days)
+
+    def topic_repositories(self, topic: str, snapshot_date: date, limit: int,
+                           pushed_within_days: int = 30, created_within_days: int = 180) -> Discovered:
+        """Most-starred young, active repositories of a topic, as a language's are chosen."""
+        query = discovery.topic_query(topic, snapshot_date, pushed_within_days)
+        return self._most_starred(query, snapshot_date, limit, pushed_within_days, created_within_days)
+
+    def _most_starred(self, query: str, snapshot_date: date, limit: int, pushed_within_days: int,
+                      created_within_days: int) -> Discovered:
         since, until = discovery.created_window(snapshot_date, created_within_days)
         windows = self.client.search_repositories_created(query, limit, since, until)
         pushed_since = snapshot_date - timedelta(days=pushed_within_days)
@@ -174,27 +184,54 @@ class GitHubResource(dg.ConfigurableResource):
                           {"search_window": f"created {since}..{until}, pushed since {pushed_since}"})
 
     def render_projects(self, snapshot_date: date, limit: int, max_age_days: int = 548) -> Discovered:
-        """Repositories with render.yaml at their root, created in D-548..D, top ``limit`` by stars.
+        """Repositories with render.yaml at their root, created in D-548..D, top ``limit`` by stars."""
+        return self.root_file_projects(discovery.RENDER_FILE, "render", snapshot_date, limit, max_age_days)
+
+    def root_file_projects(self, filename: str, name: str, snapshot_date: date, limit: int,
+                           max_age_days: int = 548) -> Discovered:
+        """Repositories with ``filename`` at their root, created in D-548..D, top ``limit`` by stars;
+        metadata keys start with ``name`` (``render_hits_total``).
 
         Code search cannot sort by stars or filter by date, so every hit (up to
         ``render_scan_limit``) is considered: its repository is looked up by node id through GraphQL,
         100 per query, and ranked by ``logic.discovery``.
         """
-        hits = self.client.search_code(discovery.RENDER_CODE_QUERY, self.render_scan_limit)
-        roots = discovery.render_root_hits(hits.items)
+        hits = self.client.search_code(discovery.root_file_query(filename), self.render_scan_limit)
+        roots = discovery.root_hits(hits.items, filename)
         lookup = self.client.repositories_by_node_id(roots.node_ids)
         since, until = discovery.created_window(snapshot_date, max_age_days)
         repos = [rest_shape(node) for node in lookup.found.values()]
         chosen, in_window = discovery.render_projects(repos, since, until, limit)
         return Discovered(chosen, "graphql", {
-            "render_hits_total": hits.total,
-            "render_hits_scanned": len(hits.items),
-            "render_scan_limit": self.render_scan_limit,
-            "render_root_repositories": len(roots.node_ids),
-            "render_hits_without_node_id": roots.without_node_id,
-            "render_repositories_not_found": dict(Counter(lookup.missing.values())),
-            "render_created_in_window": in_window,
+            f"{name}_hits_total": hits.total,
+            f"{name}_hits_scanned": len(hits.items),
+            f"{name}_scan_limit": self.render_scan_limit,
+            f"{name}_root_repositories": len(roots.node_ids),
+            f"{name}_hits_without_node_id": roots.without_node_id,
+            f"{name}_repositories_not_found": dict(Counter(lookup.missing.values())),
+            f"{name}_created_in_window": in_window,
             "search_window": f"created {since}..{until}",
+        })
+
+    def watchlist(self, full_names: tuple[str, ...] | list[str]) -> Discovered:
+        """Each watched repository as GitHub has it today, whatever its rank (a few at a time).
+        A renamed one is followed and reported under its new name; a deleted (404) or blocked (451)
+        one is reported in the metadata and left out, never failing the partition."""
+        def one(name: str) -> tuple[Optional[dict], str]:
+            return self.client.get_watched_repository(name)
+
+        with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
+            futures = [pool.submit(contextvars.copy_context().run, one, name) for name in full_names]
+            answers = list(zip(full_names, (f.result() for f in futures)))
+        found = [repo for _, (repo, _status) in answers if repo is not None]
+        renamed = {name: repo.get("full_name") for name, (repo, _s) in answers
+                   if repo is not None and str(repo.get("full_name", "")).lower() != name.lower()}
+        missing = {name: status for name, (_r, status) in answers if status != "ok"}
+        return Discovered(found, "repository", {
+            "watchlist_size": len(full_names),
+            "watchlist_found": len(found),
+            "watchlist_renamed": dg.MetadataValue.json(renamed),
+            "watchlist_missing": dg.MetadataValue.json(missing),
         })
 
     def readmes(self, full_names: list[str]) -> dict[str, Readme]:
