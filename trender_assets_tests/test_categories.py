@@ -241,3 +241,32 @@ def test_the_report_shows_rising_for_every_category(engine):
         ("rust", 1, 1), ("rust", 1, 2), ("rust", 3, 3), ("team", 1, 1)]
     page = render_report(DAY, [], [("rust", "Rust")], datetime(2026, 11, 20, tzinfo=timezone.utc), rising=rising)
     assert "Rising this week" in page and 'data-category="team"' in page and "+70" in page and "14.0" in page
+
+
+GO_FACTS = ("select repo_id, stars, momentum_score, rank_in_language from fact_repo_snapshots"
+            " where snapshot_date = :d and language = 'go' order by repo_id")
+
+
+def test_removing_a_category_keeps_its_history_and_adding_one_keeps_the_rest(cli_env, engine, fake_github, tmp_path):
+    """go is snapshotted under the default file, then the file drops go and adds rust: go is no
+    longer fetched, its stored day stays in the facts, views and report, and rust joins the day."""
+    _serve_categories(fake_github)
+    env = {**cli_env, "TRENDER_REPORT_DIR": str(tmp_path / "reports")}
+    before = trender(env, "run", "--date", DAY.isoformat(), "--language", "go")
+    assert before.returncode == 0, before.stdout + before.stderr
+    go_facts = rows(engine, GO_FACTS, d=DAY)
+    assert go_facts
+
+    config = tmp_path / "trender.yaml"
+    config.write_text("categories:\n  rust: {language: Rust}\n")
+    after = trender({**env, "TRENDER_CONFIG": str(config)}, "run", "--date", DAY.isoformat())
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "|go" not in after.stdout and "|rust" in after.stdout
+
+    facts = rows(engine, "select language, repo_id from fact_repo_snapshots where snapshot_date = :d", d=DAY)
+    assert {r["language"] for r in facts} == {"go", "rust"}
+    assert rows(engine, GO_FACTS, d=DAY) == go_facts  # re-ranked overall with rust, the same within go
+    assert {r["language"] for r in rows(engine, "select language from analytics_trending_now")} == {"go", "rust"}
+    page = (tmp_path / "reports" / f"trending-{DAY.isoformat()}.html").read_text()
+    assert 'id="rust"' in page and 'id="go"' in page
+    assert trender({**env, "TRENDER_CONFIG": str(config)}, "run", "--language", "go").returncode == 2
