@@ -96,6 +96,33 @@ def test_a_malformed_configuration_gives_one_line_and_exit_2(cli_env, tmp_path):
     assert f"ConfigurationError: {config}: category 'team'" in loading.stderr
 
 
+# -- discovery of each kind ------------------------------------------------------------------------
+
+def _github(fake):
+    from trender_assets.resources import GitHubResource
+
+    return GitHubResource(token=scenario.TOKEN, api_url=fake.url, pace_searches=False, backoff_seconds=0.01)
+
+
+def test_a_root_file_category_keeps_root_hits_of_its_file(fake_github):
+    """As render's: code search for the file, only hits at the root, looked up by node id, young ones
+    ranked by stars; the metadata is named after the category."""
+    fake_github.add_code_search_decoy(FakeRepo(801, "fly/app", "Go", 70, _ts(30), _ts(1)), "fly.toml")
+    fake_github.add_code_search_decoy(FakeRepo(802, "fly/big", None, 900, _ts(60), _ts(1)), "fly.toml")
+    fake_github.add_code_search_decoy(FakeRepo(803, "fly/nested", "Go", 90, _ts(30), _ts(1)), "deploy/fly.toml")
+    found = _github(fake_github).root_file_projects("fly.toml", "fly", DAY, 10)
+    assert [p["id"] for p in found.items] == [802, 801]
+    assert found.facts["fly_hits_total"] == 3 and found.facts["fly_root_repositories"] == 2
+
+
+def test_a_topic_category_searches_the_topic(fake_github):
+    fake_github.add_repo(FakeRepo(601, "agents/chain", None, 400, _ts(30), _ts(2), topics=["llm"]))
+    found = _github(fake_github).topic_repositories("llm", DAY, 10)
+    assert [p["id"] for p in found.items] == [102, 601]  # beta/pyllm (1,500 stars) is tagged llm too
+    [search] = [r for r in fake_github.requests if r.path == "/search/repositories"]
+    assert "topic:llm pushed:>=2026-10-21" in search.query["q"]
+
+
 # -- a day and a backfill of configured categories ---------------------------------------------------
 
 def _serve_categories(fake) -> dict[int, FakeRepo]:
