@@ -54,6 +54,15 @@ class Category:
         return self.label or self.language or (f"#{self.topic}" if self.topic else "") or self.key
 
     @property
+    def finds(self) -> str:
+        """What finds its repositories, in one phrase (for the UI and the docs)."""
+        if self.kind == "watchlist":
+            return "watchlist: " + ", ".join(self.watchlist)
+        if self.kind == "root_file":
+            return f"code search: {self.root_file} at the root"
+        return f"search: {self.kind}:{self.language or self.topic}"
+
+    @property
     def needs_token(self) -> bool:
         """Code search (root files) answers only with a token."""
         return self.kind == "root_file"

@@ -98,7 +98,9 @@ warehouse connections (each partition holds one for its lock while it fetches)."
     kinds={"github", "postgres"},
     owners=OWNERS,
     tags={"layer": "raw"},
-    metadata={"dagster/column_schema": RAW_SCHEMA, "dagster/table_name": "public.raw_github_repos"},
+    metadata={"dagster/column_schema": RAW_SCHEMA, "dagster/table_name": "public.raw_github_repos",
+              "categories": markdown_table(({"category": c.key, "finds": c.finds} for c in categories.configured()),
+                                           ["category", "finds"], limit=1000)},
 )
 def raw_github_repos(
     context: dg.AssetExecutionContext,
