@@ -31,6 +31,7 @@ setup(
         "markdown-it-py>=3.0",
         "nh3>=0.2.17",
         "psutil>=5.9",
+        "PyYAML>=6.0",  # trender.yaml, the categories
     ],
     extras_require={
         "dev": [

@@ -23,8 +23,6 @@ def root_file_query(filename: str) -> str:
     return f"filename:{filename} path:/"
 
 
-RENDER_CODE_QUERY = root_file_query(RENDER_FILE)
-
 
 def language_query(github_language: str, snapshot_date: date, pushed_within_days: int = 30) -> str:
     """Repository-search terms for a language; the ``created:`` window is added by the client.
@@ -96,10 +94,8 @@ class RootHits:
     without_node_id: int  # root hits whose repository carries no node id (cannot be looked up)
 
 
-RenderHits = RootHits
-
-
 def render_root_hits(hits: list) -> RootHits:
+    """Root hits of render.yaml (the render category's file)."""
     return root_hits(hits, RENDER_FILE)
 
 

@@ -1,7 +1,8 @@
 """The GitHub resource: everything trender asks GitHub, behind domain methods.
 
-Assets never build URLs; they ask for "the trending repositories of a language on day D",
-"the render projects of day D" and "these READMEs". The HTTP lives in ``trender_assets.github``
+Assets never build URLs; they ask for "the trending repositories of a language (or a topic) on
+day D", "the projects with this file at their root on day D", "these watched repositories" and
+"these READMEs". The HTTP lives in ``trender_assets.github``
 (free of Dagster); which repositories a day keeps is decided in ``logic.discovery``.
 """
 
