@@ -10,7 +10,7 @@ from trender_assets.partitions import LANGUAGES
 @dg.schedule(job=ingest_job, cron_schedule="0 14 * * *", execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.RUNNING)
 def daily_snapshot_schedule(context: dg.ScheduleEvaluationContext):
-    """Snapshot the tick's day for all four languages in one run: its categories are fetched at
+    """Snapshot the tick's day for every configured category in one run: they are fetched at
     once through one GitHub client (one rate governor), and the marts follow by automation."""
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
     return dg.RunRequest(run_key=f"snapshot-{day}", tags=day_range_tags(day, LANGUAGES))

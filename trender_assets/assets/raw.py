@@ -1,4 +1,4 @@
-"""raw_github_repos: what GitHub said on day D for one language, with READMEs, as fetched."""
+"""raw_github_repos: what GitHub said on day D for one category (trender.yaml), with READMEs, as fetched."""
 
 
 from collections import Counter
