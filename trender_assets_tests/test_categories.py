@@ -183,7 +183,8 @@ def test_configured_categories_run_a_day_and_a_backfill(cli_env, engine, fake_gi
         facts = rows(engine, "select language, repo_id from fact_repo_snapshots where snapshot_date = :d", d=snapshot)
         assert {lang: {r["repo_id"] for r in facts if r["language"] == lang} for lang in EXPECTED} == EXPECTED
     assert not rows(engine, "select * from stg_repos_rejected")
-    assert not rows(engine, "select * from raw_github_repos where repo_id = 703 or language not in ('rust', 'llm', 'team')")
+    assert not rows(engine, "select * from raw_github_repos"
+                            " where repo_id = 703 or language not in ('rust', 'llm', 'team')")
 
     trending = rows(engine, "select language, repo_id from analytics_trending_now")
     assert {r["language"] for r in trending} == set(EXPECTED)

@@ -3,8 +3,9 @@
 What it reads, declared as deps so the lineage graph is true: the day's facts (and, through the same
 table, 30 days of star history and the ``analytics_repo_history`` view's velocity), the dimension
 version each fact names, the ``analytics_rising_by_day`` view (stars gained over 7 days), and the
-README text of staging, else raw, for every category of the day. Only the facts drive its automation, as before: the others are written before them in every run.
-Its own ``report_readme_html`` cache is no asset.
+README text of staging, else raw, for every category of the day. Only the facts drive its
+automation, as before: the others are written before them in every run. Its own
+``report_readme_html`` cache is no asset.
 """
 
 
@@ -100,14 +101,16 @@ def write_atomically(path: Path, text: str) -> None:
         "location": "$TRENDER_REPORT_DIR/trending-YYYY-MM-DD.html "
                     "(default $TRENDER_DATA_DIR/reports, i.e. ~/.trender/reports)",
         "reads": "fact_repo_snapshots (the day; 30 days of stars), analytics_repo_history (velocity, a view"
-                 " of the facts), analytics_rising_by_day (stars gained in 7 days), dim_repositories, stg_repos_validated / raw_github_repos (READMEs)",
+                 " of the facts), analytics_rising_by_day (stars gained in 7 days), dim_repositories,"
+                 " stg_repos_validated / raw_github_repos (READMEs)",
     },
 )
 def trending_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The day's trending repositories as one self-contained HTML page: a section per category
     (trender.yaml), cards ordered by momentum, each with stars, star velocity, momentum, rank, a
     30-day star sparkline and the README (sanitized; no scripts, no remote loads); then "Rising
-    this week": each category's top 5 by stars gained over 7 days. Written to ``$TRENDER_REPORT_DIR/trending-YYYY-MM-DD.html``."""
+    this week": each category's top 5 by stars gained over 7 days. Written to
+    ``$TRENDER_REPORT_DIR/trending-YYYY-MM-DD.html``."""
     return materialize_days(context, lambda day: write_report(context, warehouse, day))
 
 
