@@ -187,16 +187,7 @@ class DagsterDev:
         """SIGTERM to our process group, SIGKILL for whatever is left (including run workers)."""
         self._http.close()
         if self.proc is not None:
-            descendants = _descendants(self.proc.pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-            _kill_survivors(descendants)
+            stop_process_group(self.proc, grace)
         if self._log is not None:
             self._log.close()
 
@@ -298,6 +289,51 @@ def wait_for(what: str, condition: Callable[[], Any], timeout: float, dev: Optio
             tail = f"\n--- dagster dev log ---\n{dev.log_tail()}" if dev else ""
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
         time.sleep(interval)
+
+
+DROPPED_ENV = ("TRENDER_NOW", "DEV_MODE", "DEV_REPO_LIMIT", "TRENDER_REPO_LIMIT", "TRENDER_TOP_PER_LANGUAGE",
+               "TRENDER_EXECUTOR", "TRENDER_CELERY_BROKER", "DAGSTER_HOME")
+"""What the test session's environment must not hand to the processes under test."""
+
+
+def production_instance_env(tmp_path: Path, database_url: str, dagster_pg_url: str, fake: FakeGitHub) -> dict[str, str]:
+    """The environment of processes on deploy/dagster.yaml (`dagster dev`, a gRPC server, the webserver,
+    the daemon, Celery workers): a Dagster home in ``tmp_path`` with that file, its storage at
+    ``dagster_pg_url``, the warehouse, and the fake GitHub, which the client need not pace or wait on."""
+    import shutil
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    env.update({
+        "DAGSTER_HOME": str(home),
+        # dagster-postgres is built on psycopg2 (a plain postgresql:// would pick psycopg 3)
+        "DAGSTER_PG_URL": dagster_pg_url.replace("postgresql+psycopg://", "postgresql+psycopg2://", 1),
+        "DATABASE_URL": database_url,
+        "GITHUB_API_URL": fake.url,
+        "GITHUB_TOKEN": scenario.TOKEN,
+        "TRENDER_DATA_DIR": str(tmp_path / "trender_data"),
+        "TRENDER_REPORT_DIR": str(tmp_path / "reports"),
+        "TRENDER_GITHUB_BACKOFF_SECONDS": "0.01",
+        "TRENDER_GITHUB_PACE_SEARCHES": "0",
+    })
+    return env
+
+
+def stop_process_group(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM to the process's group (started with ``start_new_session``), SIGKILL after ``grace``
+    seconds, then kill any descendant that left the group (run workers, pool processes)."""
+    descendants = _descendants(proc.pid)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    _kill_survivors(descendants)
 
 
 def _descendants(pid: int) -> list:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,9 +21,8 @@ from typing import Iterator, Optional
 import dagster as dg
 import httpx
 
-from trender_assets_tests import scenario
-from trender_assets_tests.e2e_support import (INSTANCE_YAML, PROJECT_ROOT, DagsterDev, _descendants,
-                                               _kill_survivors, free_port)
+from trender_assets_tests.e2e_support import (PROJECT_ROOT, DagsterDev, _descendants, free_port,
+                                               production_instance_env, stop_process_group)
 from trender_assets_tests.fake_github import FakeGitHub
 
 BIN = Path(sys.executable).parent  # the console scripts of the interpreter running the tests
@@ -40,29 +37,9 @@ def process_env(env: dict[str, str]) -> dict[str, str]:
     return {**env, "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"}
 
 
-DROPPED_ENV = ("TRENDER_NOW", "DEV_MODE", "DEV_REPO_LIMIT", "TRENDER_REPO_LIMIT", "TRENDER_TOP_PER_LANGUAGE",
-               "TRENDER_EXECUTOR", "TRENDER_CELERY_BROKER", "DAGSTER_HOME")
-
-
 def topology_env(tmp_path, database_url: str, dagster_pg_url: str, fake: FakeGitHub) -> dict[str, str]:
     """What each process of the topology is started with: the instance, the warehouse, the fake GitHub."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-    env.update({
-        "DAGSTER_HOME": str(home),
-        # dagster-postgres is built on psycopg2 (a plain postgresql:// would pick psycopg 3)
-        "DAGSTER_PG_URL": dagster_pg_url.replace("postgresql+psycopg://", "postgresql+psycopg2://", 1),
-        "DATABASE_URL": database_url,
-        "GITHUB_API_URL": fake.url,
-        "GITHUB_TOKEN": scenario.TOKEN,
-        "TRENDER_DATA_DIR": str(tmp_path / "trender_data"),
-        "TRENDER_REPORT_DIR": str(tmp_path / "reports"),
-        "TRENDER_GITHUB_BACKOFF_SECONDS": "0.01",
-        "TRENDER_GITHUB_PACE_SEARCHES": "0",
-    })
-    return env
+    return production_instance_env(tmp_path, database_url, dagster_pg_url, fake)
 
 
 class Process:
@@ -92,16 +69,7 @@ class Process:
 
     def stop(self, grace: float = 20) -> None:
         if self.proc is not None:
-            descendants = _descendants(self.proc.pid)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-            _kill_survivors(descendants)
+            stop_process_group(self.proc, grace)
         if self._log is not None:
             self._log.close()
             self._log = None

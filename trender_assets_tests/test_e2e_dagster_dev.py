@@ -10,7 +10,6 @@ even when it fails.
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -18,7 +17,8 @@ import pytest
 
 from trender_assets.partitions import LANGUAGES, date_language_partitions, partition_key_for
 from trender_assets_tests import scenario
-from trender_assets_tests.e2e_support import INSTANCE_YAML, DagsterDev, fresh_database, serve_scenario_on, wait_for
+from trender_assets_tests.e2e_support import (DagsterDev, fresh_database, production_instance_env, serve_scenario_on,
+                                               wait_for)
 from trender_assets_tests.fake_github import FakeGitHub
 from trender_assets_tests.helpers import rows
 
@@ -40,22 +40,8 @@ def dagster_dev(tmp_path, database_url, engine, today):
     test server (TRENDER_TEST_DATABASE_URL, else the embedded one the warehouse uses)."""
     with fresh_database(database_url, "dagster_e2e") as dagster_pg_url, \
             serve_scenario_on(FakeGitHub(token=scenario.TOKEN), today) as fake:
-        home = tmp_path / "dagster_home"
-        home.mkdir()
-        shutil.copy(INSTANCE_YAML, home / "dagster.yaml")
-        env = {k: v for k, v in os.environ.items() if k not in (
-            "TRENDER_NOW", "DEV_MODE", "DEV_REPO_LIMIT", "TRENDER_REPO_LIMIT", "TRENDER_TOP_PER_LANGUAGE")}
-        env.update({
-            "DAGSTER_HOME": str(home),
-            # dagster-postgres is built on psycopg2 (a plain postgresql:// would pick psycopg 3)
-            "DAGSTER_PG_URL": dagster_pg_url.replace("postgresql+psycopg://", "postgresql+psycopg2://", 1),
-            "DATABASE_URL": database_url,
-            "GITHUB_API_URL": fake.url,
-            "GITHUB_TOKEN": scenario.TOKEN,
-            "TRENDER_DATA_DIR": str(tmp_path / "trender_data"),
-            "TRENDER_REPORT_DIR": str(tmp_path / "reports"),
-        })
-        dev = DagsterDev(home, env, tmp_path / "dagster_dev.log")
+        env = production_instance_env(tmp_path, database_url, dagster_pg_url, fake)
+        dev = DagsterDev(tmp_path / "dagster_home", env, tmp_path / "dagster_dev.log")
         try:
             dev.start()
             dev.report_dir = tmp_path / "reports"
