@@ -12,7 +12,6 @@ A run materializes one day or a range of days (an asset backfill: one run for up
 ``RANGE_BACKFILL_POLICY``). Each day keeps its own lock, transaction and metadata, in date order.
 """
 
-
 import json
 from datetime import date
 from typing import Any
@@ -20,17 +19,18 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
+from trender_assets import categories
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
 from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_days
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.logic.ranking import Candidate, rank_snapshot
 from trender_assets.logic.scd2 import attributes_hash
 from trender_assets.partition_lock import lock_partition
-from trender_assets import categories
 from trender_assets.partitions import LANGUAGES, by_snapshot_date, daily_partitions
 from trender_assets.raw_fetches import expired_categories, inputs_gone
 from trender_assets.repository_versions import rebuild_versions
 from trender_assets.resources import TrenderSettings, WarehouseResource
+
 
 def kept_whole() -> frozenset[str]:
     """Categories whose every repository is ranked (root files, watchlists; render always, so a
