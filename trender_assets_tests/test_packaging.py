@@ -14,14 +14,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import uuid
 import zipfile
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from trender_assets.warehouse.engine import normalize_url
+from trender_assets_tests import e2e_support
 from trender_assets_tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e  # builds, installs and starts four Python processes: ~30 s
@@ -61,20 +59,10 @@ def venv(wheel, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def fresh_database(database_url):
+def empty_database(database_url):
     """An empty database on the test server, so every migration is applied from the wheel's files."""
-    admin = sa.create_engine(normalize_url(database_url), isolation_level="AUTOCOMMIT")
-    name = f"trender_pkg_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield normalize_url(database_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text("select pg_terminate_backend(pid) from pg_stat_activity"
-                                 " where datname = :n and pid <> pg_backend_pid()"), {"n": name})
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    with e2e_support.fresh_database(database_url, "trender_pkg") as url:
+        yield url
 
 
 def run_outside(venv: Path, cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -95,7 +83,7 @@ def test_the_wheel_ships_migrations_templates_and_workspace(wheel):
     assert not any(n.startswith("trender_assets_tests/") for n in names)
 
 
-def test_installed_trender_runs_outside_the_checkout(venv, fresh_database, tmp_path):
+def test_installed_trender_runs_outside_the_checkout(venv, empty_database, tmp_path):
     python = str(venv / "bin" / "python")
     migrate = run_outside(venv, tmp_path, python, "-c", (
         "import trender_assets, sqlalchemy as sa\n"
@@ -103,7 +91,7 @@ def test_installed_trender_runs_outside_the_checkout(venv, fresh_database, tmp_p
         "engine = connect_engine(None)\n"  # DATABASE_URL, as a run reads it
         "with engine.connect() as conn:\n"
         "    print(*conn.execute(sa.text('select migration_id from _yoyo_migration order by 1')).scalars())\n"
-        "print(trender_assets.__file__)"), env={"DATABASE_URL": fresh_database})
+        "print(trender_assets.__file__)"), env={"DATABASE_URL": empty_database})
     assert migrate.returncode == 0, migrate.stderr
     applied, location = migrate.stdout.strip().splitlines()
     assert applied.split() == sorted(p.stem for p in (PROJECT_ROOT / "sql").glob("*.sql"))
