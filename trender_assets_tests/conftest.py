@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -73,6 +74,13 @@ def fake_github() -> FakeGitHub:
 def frozen_now(monkeypatch):
     monkeypatch.setenv("TRENDER_NOW", scenario.NOW)
     return scenario.NOW
+
+
+@pytest.fixture
+def today() -> date:
+    """The real current UTC day, for the end-to-end tests: eager() only requests the latest daily
+    partition (end_offset=1), so a frozen clock would not line up with what the daemon launches."""
+    return datetime.now(timezone.utc).date()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ even when it fails.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -26,12 +26,6 @@ pytestmark = pytest.mark.e2e
 
 ASSETS = ["raw_github_repos", "stg_repos_validated", "dim_repositories", "fact_repo_snapshots", "trending_report"]
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-
-
-@pytest.fixture
-def today():
-    # eager() only requests the latest daily partition: the real current UTC day (end_offset=1)
-    return datetime.now(timezone.utc).date()
 
 
 @pytest.fixture

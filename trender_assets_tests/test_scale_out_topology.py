@@ -20,10 +20,6 @@ from trender_assets_tests.scale_out_support import Topology, topology_env
 pytestmark = pytest.mark.e2e
 
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
-@pytest.fixture
-def today():
-    # eager() only requests the latest daily partition: the real current UTC day (end_offset=1)
-    return datetime.now(timezone.utc).date()
 
 
 @pytest.fixture
