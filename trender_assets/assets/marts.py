@@ -69,6 +69,19 @@ FACT_SCHEMA = column_schema(
     ("rank_in_language", "integer", "by momentum within the category, 1 = best"),
 )
 
+MART_ASSET: dict[str, Any] = dict(
+    partitions_def=daily_partitions,
+    group_name="marts",
+    kinds={"postgres", "python"},
+    owners=OWNERS,
+    tags={"layer": "mart"},
+    automation_condition=dg.AutomationCondition.eager(),
+    backfill_policy=RANGE_BACKFILL_POLICY,
+)
+"""What both daily marts declare alike: daily, eager, a backfill's days in one run."""
+STAGED_DAY = dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date)
+"""A mart day reads all the categories staged that day."""
+
 _STG_OF_DAY = sa.text(
     "select language, repo_id, repo_full_name, github_language, description, homepage, license_spdx, topics,"
     " archived, html_url, created_at, readme_sha, stars, forks, open_issues"
@@ -129,14 +142,8 @@ def load_dimension_day(engine: sa.Engine, day: date) -> dict[str, Any]:
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
-    deps=[dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date)],
-    group_name="marts",
-    kinds={"postgres", "python"},
-    owners=OWNERS,
-    tags={"layer": "mart"},
-    automation_condition=dg.AutomationCondition.eager(),
-    backfill_policy=RANGE_BACKFILL_POLICY,
+    **MART_ASSET,
+    deps=[STAGED_DAY],
     metadata={"dagster/column_schema": DIM_SCHEMA, "dagster/table_name": "public.dim_repositories"},
 )
 def dim_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -201,14 +208,8 @@ def load_facts_day(engine: sa.Engine, settings: TrenderSettings, day: date) -> d
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
-    deps=[dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date), dim_repositories],
-    group_name="marts",
-    kinds={"postgres", "python"},
-    owners=OWNERS,
-    tags={"layer": "mart"},
-    automation_condition=dg.AutomationCondition.eager(),
-    backfill_policy=RANGE_BACKFILL_POLICY,
+    **MART_ASSET,
+    deps=[STAGED_DAY, dim_repositories],
     metadata={"dagster/column_schema": FACT_SCHEMA, "dagster/table_name": "public.fact_repo_snapshots"},
 )
 def fact_repo_snapshots(

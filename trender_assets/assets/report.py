@@ -17,8 +17,8 @@ from pathlib import Path
 import dagster as dg
 
 from trender_assets.assets.common import OWNERS
-from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots, materialize_days
-from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY
+from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots
+from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_days
 from trender_assets.assets.raw import raw_github_repos
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.clock import utc_now
