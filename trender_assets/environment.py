@@ -23,7 +23,12 @@ def flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+MAX_SIZE = 100_000
+"""Above any real deployment, below where PostgreSQL's integer columns and GitHub's pages give out."""
+
+
 def positive_int(name: str) -> Optional[int]:
+    """A size from the environment, 1 to MAX_SIZE; None when unset."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return None
@@ -31,17 +36,14 @@ def positive_int(name: str) -> Optional[int]:
         value = int(raw)
     except ValueError:
         value = 0
-    if value < 1:
-        raise ConfigurationError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    if not 1 <= value <= MAX_SIZE:
+        raise ConfigurationError(f"{name} must be a whole number from 1 to {MAX_SIZE}, got {raw!r}")
     return value
 
 
 def dev_repo_limit() -> int:
-    raw = os.environ.get("DEV_REPO_LIMIT", "").strip()
-    try:
-        return int(raw) if raw else 5
-    except ValueError:
-        raise ConfigurationError(f"DEV_REPO_LIMIT must be a whole number, got {raw!r}") from None
+    value = positive_int("DEV_REPO_LIMIT")
+    return 5 if value is None else value
 
 
 def size_overrides() -> dict[str, int]:

@@ -34,9 +34,19 @@ def test_a_frozen_clock_that_is_not_a_time(cli_env):
 
 @pytest.mark.parametrize("name, value, fragment", [
     ("TRENDER_GITHUB_BACKOFF_SECONDS", "soon", "must be a number of seconds from 0 to 3600, got 'soon'"),
+    ("TRENDER_GITHUB_BACKOFF_SECONDS", "nan", "must be a number of seconds from 0 to 3600, got 'nan'"),
+    ("TRENDER_GITHUB_BACKOFF_SECONDS", "-1", "must be a number of seconds from 0 to 3600, got '-1'"),
+    ("TRENDER_GITHUB_BACKOFF_SECONDS", "1e999", "must be a number of seconds from 0 to 3600, got '1e999'"),
     ("TRENDER_GITHUB_PACE_SEARCHES", "maybe", "must be 0 or 1, got 'maybe'"),
+    ("DEV_REPO_LIMIT", "lots", "must be a whole number from 1 to 100000, got 'lots'"),
+    ("DEV_REPO_LIMIT", "-1", "must be a whole number from 1 to 100000, got '-1'"),
+    ("DEV_REPO_LIMIT", "0", "must be a whole number from 1 to 100000, got '0'"),
+    ("TRENDER_REPO_LIMIT", "nan", "must be a whole number from 1 to 100000, got 'nan'"),
+    ("TRENDER_REPO_LIMIT", "2.5", "must be a whole number from 1 to 100000, got '2.5'"),
+    ("TRENDER_REPO_LIMIT", "-3", "must be a whole number from 1 to 100000, got '-3'"),
+    ("TRENDER_REPO_LIMIT", "9" * 40, f"must be a whole number from 1 to 100000, got '{'9' * 40}'"),
 ])
-def test_a_github_test_knob_that_is_not_a_value(cli_env, name, value, fragment):
+def test_an_environment_setting_that_is_not_a_value(cli_env, name, value, fragment):
     line = _one_line_error(trender({**cli_env, name: value}, "run", "--date", DAY))
     assert line == f"trender: error: {name} {fragment}"
 
