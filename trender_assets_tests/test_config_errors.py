@@ -168,3 +168,25 @@ def test_a_frozen_clock_with_an_offset_is_a_utc_day(monkeypatch):
     monkeypatch.setenv("TRENDER_NOW", "2026-11-21T01:30:00+05:00")  # still 20 November in UTC
     assert utc_now().isoformat() == "2026-11-20T20:30:00+00:00"
     assert utc_today().isoformat() == "2026-11-20"
+
+
+def test_the_shared_engine_forgets_an_unreachable_warehouse_and_hides_its_password(database_url, engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trender_assets.errors import WarehouseUnavailable
+    from trender_assets.warehouse import engine as warehouse_engine
+
+    secret = "s3cr3t-PASSWORD"
+    unreachable = f"postgresql://trender:{secret}@127.0.0.1:1/nowhere"
+    for _ in range(2):  # the second call tries again: a failed connection is not cached
+        with pytest.raises(WarehouseUnavailable) as failure:
+            warehouse_engine.shared_engine(unreachable)
+        message = str(failure.value)
+        assert message.startswith("cannot connect to the warehouse database postgresql://trender:***@127.0.0.1:1/nowhere")
+        assert secret not in message
+    assert not any("127.0.0.1:1/" in key for key in warehouse_engine._shared)
+
+    # callers racing for the same warehouse get one engine (one pool, one migration check)
+    with ThreadPoolExecutor(4) as pool:
+        engines = set(pool.map(lambda _: warehouse_engine.shared_engine(database_url), range(8)))
+    assert len(engines) == 1

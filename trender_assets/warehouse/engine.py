@@ -40,13 +40,20 @@ def shown_url(url: sa.URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def connect_engine(database_url: Optional[str]) -> sa.Engine:
-    """Engine for the warehouse, with the schema migrated; one clear error if it is unreachable."""
+def warehouse_url(database_url: Optional[str]) -> sa.URL:
+    """DATABASE_URL parsed, or the embedded server's URL (started, or joined, here) when unset."""
     if not database_url:
         environment.check_database_url()
-    url = normalize_url(database_url) if database_url else normalize_url(embedded_database_url())
+    return normalize_url(database_url or embedded_database_url())
+
+
+def connect_engine(database_url: Optional[str]) -> sa.Engine:
+    """Engine for the warehouse, with the schema migrated; one clear error if it is unreachable."""
+    return _connect(warehouse_url(database_url))
+
+
+def _connect(url: sa.URL) -> sa.Engine:
     engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    shown = url.render_as_string(hide_password=True)
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
@@ -54,7 +61,7 @@ def connect_engine(database_url: Optional[str]) -> sa.Engine:
     except sa.exc.OperationalError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
-        raise WarehouseUnavailable(f"cannot connect to the warehouse database {shown}: {reason}") from None
+        raise WarehouseUnavailable(f"cannot connect to the warehouse database {shown_url(url)}: {reason}") from None
     return engine
 
 
@@ -64,12 +71,12 @@ _shared_lock = threading.Lock()
 
 def shared_engine(database_url: Optional[str]) -> sa.Engine:
     """One engine per warehouse per process: a command's runs, their nested resources and the command
-    itself share one pool and one migration check instead of building (and connecting) five."""
-    if not database_url:
-        environment.check_database_url()
-    key = normalize_url(database_url or embedded_database_url()).render_as_string(hide_password=False)
+    itself share one pool and one migration check instead of building (and connecting) five. A
+    warehouse that cannot be reached is not remembered, so the next call tries again."""
+    url = warehouse_url(database_url)
+    key = url.render_as_string(hide_password=False)  # in memory only: two passwords are two engines
     with _shared_lock:
         engine = _shared.get(key)
         if engine is None:
-            engine = _shared[key] = connect_engine(database_url)
+            engine = _shared[key] = _connect(url)
         return engine
