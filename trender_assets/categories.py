@@ -35,6 +35,8 @@ KINDS = ("language", "topic", "root_file", "watchlist")
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,38}")
 _TOPIC = re.compile(r"[a-z0-9][a-z0-9-]{0,49}")  # GitHub's topic rule
 _FILE = re.compile(r"[A-Za-z0-9._-]{1,100}")  # one name at the root: no folders, no qualifiers
+_LANGUAGE = re.compile(r"[^\s:\"]+(?: [^\s:\"]+)*")
+WATCHLIST_LIMIT = 1000  # one GitHub request each, every day: a longer list would eat the hourly quota
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def parse(text: str, source: str = CONFIG_FILE) -> tuple[Category, ...]:
     import yaml
 
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -122,8 +124,47 @@ def parse(text: str, source: str = CONFIG_FILE) -> tuple[Category, ...]:
     return tuple(_category(key, entry, source) for key, entry in entries.items())
 
 
+def _unique_mapping(loader, node, deep: bool = False) -> dict:
+    """A mapping whose repeated key is an error: YAML would keep the last one without a word."""
+    import yaml
+
+    seen = set()
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            repeated = key in seen
+        except TypeError:  # unhashable: let PyYAML say so
+            break
+        if repeated:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+@lru_cache(maxsize=None)
+def _loader():
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        pass
+
+    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+    return UniqueKeyLoader
+
+
+def _shown(value: object) -> str:
+    """A value for an error line: its repr, cut short so a pasted blob stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _printable(value: str) -> bool:
+    """Text a URL, a log line and PostgreSQL all take: no control characters, no lone surrogates."""
+    return value.isprintable() and not any("\ud800" <= ch <= "\udfff" for ch in value)
+
+
 def _category(key: str, entry: object, source: str) -> Category:
-    where = f"{source}: category {key!r}"
+    where = f"{source}: category {_shown(key)}"
     if not _KEY.fullmatch(key):
         raise ConfigurationError(f"{where}: a key is lowercase letters, digits, - and _ (at most 39)")
     if not isinstance(entry, dict):
@@ -136,14 +177,14 @@ def _category(key: str, entry: object, source: str) -> Category:
         raise ConfigurationError(f"{where}: needs exactly one of {', '.join(KINDS)}, got {len(kinds)}")
     kind, value = kinds[0], entry[kinds[0]]
     label = entry.get("label", "")
-    if not isinstance(label, str):
-        raise ConfigurationError(f"{where}: label must be text")
+    if not isinstance(label, str) or len(label) > 100 or not _printable(label):
+        raise ConfigurationError(f"{where}: label must be one line of text (at most 100 characters)")
     if kind == "watchlist":
         return Category(key, kind, watchlist=_watchlist(value, where), label=label)
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{where}: {kind} must be non-empty text")
     value = value.strip()
-    if kind == "language" and (len(value) > 50 or not re.fullmatch(r"[^\s:\"]+(?: [^\s:\"]+)*", value)):
+    if kind == "language" and (len(value) > 50 or not _LANGUAGE.fullmatch(value) or not _printable(value)):
         raise ConfigurationError(f"{where}: {value!r} is not a GitHub language name (e.g. Rust, C++, Jupyter Notebook)")
     if kind == "topic" and not _TOPIC.fullmatch(value):
         raise ConfigurationError(f"{where}: {value!r} is not a GitHub topic (lowercase letters, digits and -)")
@@ -157,13 +198,14 @@ def _watchlist(value: object, where: str) -> tuple[str, ...]:
 
     if not isinstance(value, list) or not value:
         raise ConfigurationError(f"{where}: watchlist must be a non-empty list of owner/name")
-    names: list[str] = []
+    if len(value) > WATCHLIST_LIMIT:
+        raise ConfigurationError(f"{where}: the watchlist has {len(value)} entries, at most {WATCHLIST_LIMIT}")
+    names: dict[str, str] = {}  # lowercased -> as written, first spelling kept (GitHub ignores case)
     for name in value:
-        if not isinstance(name, str) or name.count("/") != 1 or full_name_problem(name.strip()):
-            raise ConfigurationError(f"{where}: {name!r} in the watchlist is not a GitHub owner/name")
-        if name.strip().lower() not in (n.lower() for n in names):
-            names.append(name.strip())
-    return tuple(names)
+        if not isinstance(name, str) or full_name_problem(name.strip()):
+            raise ConfigurationError(f"{where}: {_shown(name)} in the watchlist is not a GitHub owner/name")
+        names.setdefault(name.strip().lower(), name.strip())
+    return tuple(names.values())
 
 
 @lru_cache(maxsize=None)

@@ -66,12 +66,67 @@ def test_each_kind_parses():
     ("categories: [rust]\n", "categories must be a non-empty mapping"),
     ("rust: {language: Rust}\n", "one top-level key, categories"),
     ("categories:\n  rust: {language: Rust\n", "not valid YAML"),
-])
+    # keys and watchlist entries that could change a URL or a partition key
+    ("categories:\n  'a?b': {language: Rust}\n", "'a?b': a key is lowercase"),
+    ("categories:\n  '..': {language: Rust}\n", "'..': a key is lowercase"),
+    ("categories:\n  'a/b': {language: Rust}\n", "'a/b': a key is lowercase"),
+    ("categories:\n  'a%2Fb': {language: Rust}\n", "'a%2Fb': a key is lowercase"),
+    ("categories:\n  ' rust': {language: Rust}\n", "' rust': a key is lowercase"),
+    ('categories:\n  "r\\ud800": {language: Rust}\n', "a key is lowercase"),
+    ("categories:\n  null: {language: Rust}\n", "category keys must be text"),
+    ("categories:\n  1: {language: Rust}\n", "category keys must be text"),
+    ("categories:\n  '" + "k" * 1000 + "': {language: Rust}\n", "...: a key is lowercase"),
+    ("categories:\n  t: {watchlist: ['a/b?x=1']}\n", "'a/b?x=1' in the watchlist is not"),
+    ("categories:\n  t: {watchlist: ['a/..']}\n", "'a/..' in the watchlist is not"),
+    ("categories:\n  t: {watchlist: ['a/../b']}\n", "'a/../b' in the watchlist is not"),
+    ("categories:\n  t: {watchlist: ['../a/b']}\n", "'../a/b' in the watchlist is not"),
+    ("categories:\n  t: {watchlist: ['a/b%2Fc']}\n", "'a/b%2Fc' in the watchlist is not"),
+    ("categories:\n  t: {watchlist: ['a /b']}\n", "'a /b' in the watchlist is not"),
+    ('categories:\n  t: {watchlist: ["a/b\\ud800"]}\n', "in the watchlist is not"),
+    ("categories:\n  t: {watchlist: [null]}\n", "None in the watchlist is not"),
+    ("categories:\n  t: {watchlist: ['o/" + "n" * 5000 + "']}\n", "... in the watchlist is not"),
+    ("categories:\n  t: {watchlist: [" + ", ".join(f"o/r{i}" for i in range(1001)) + "]}\n",
+     "the watchlist has 1001 entries, at most 1000"),
+    ("categories:\n  t: {watchlist: null}\n", "watchlist must be a non-empty list"),
+    ("categories:\n  t: {watchlist: a/b}\n", "watchlist must be a non-empty list"),
+    # null values, wrong shapes, repeated keys
+    ("categories:\n  t: null\n", "'t': expected a mapping"),
+    ("categories:\n  t: {language: null}\n", "language must be non-empty text"),
+    ("categories:\n  t: {language: Rust, label: null}\n", "label must be one line of text"),
+    ('categories:\n  t: {language: Rust, label: "a\\nb"}\n', "label must be one line of text"),
+    ('categories:\n  t: {language: "R\\x00"}\n', "is not a GitHub language name"),
+    ('categories:\n  t: {language: "R\\ud800"}\n', "is not a GitHub language name"),
+    ("categories: null\n", "categories must be a non-empty mapping"),
+    ("categories: {}\n", "categories must be a non-empty mapping"),
+    ("- categories\n", "one top-level key, categories"),
+    ("just text\n", "one top-level key, categories"),
+    ("", "one top-level key, categories"),
+    ("categories:\n  rust: {language: Rust}\n  rust: {language: Go}\n", "duplicate key 'rust'"),
+    ("categories:\n  rust: {language: Rust, language: Go}\n", "duplicate key 'language'"),
+    ("categories:\n  go: {language: Go}\ncategories:\n  rust: {language: Rust}\n", "duplicate key 'categories'"),
+    ("categories: !!python/object:os.system {}\n", "not valid YAML"),
+], ids=lambda value: value[-60:])
 def test_a_bad_entry_is_one_line(text, fragment):
     with pytest.raises(ConfigurationError) as caught:
         parse(text, "trender.yaml")
     message = str(caught.value)
     assert fragment in message and message.startswith("trender.yaml") and "\n" not in message
+    assert len(message) < 300 and message.isprintable()
+
+
+def test_a_watchlist_keeps_each_repository_once_as_first_written():
+    (team,) = parse("categories:\n  team: {watchlist: [Owner/Repo, ' owner/repo ', owner/other]}\n")
+    assert team.watchlist == ("Owner/Repo", "owner/other")
+
+
+def test_an_unreadable_file_is_one_line(tmp_path, monkeypatch):
+    from trender_assets.categories import configured
+
+    config = tmp_path / "trender.yaml"
+    config.write_bytes(b"categories:\n  rust: {language: \xff\xfe}\n")
+    monkeypatch.setenv("TRENDER_CONFIG", str(config))
+    with pytest.raises(ConfigurationError, match=r"cannot be read: UnicodeDecodeError$"):
+        configured()
 
 
 def test_a_malformed_configuration_gives_one_line_and_exit_2(cli_env, tmp_path):
