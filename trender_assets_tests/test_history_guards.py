@@ -11,7 +11,9 @@ from datetime import timedelta
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
+from trender_assets.assets.marts import fact_repo_snapshots
 from trender_assets.partitions import partition_key_for
 from trender_assets.resources import WarehouseResource
 from trender_assets.retention import retention_job
@@ -23,11 +25,11 @@ DAY = scenario.DAY
 AFTER_RAW_RETENTION = DAY + timedelta(days=10)  # raw and staging (7 days) gone, facts (30 days) kept
 
 
-def _apply_retention(instance, database_url) -> None:
+def _apply_retention(instance, database_url, as_of=AFTER_RAW_RETENTION) -> None:
     job = dg.Definitions(jobs=[retention_job], resources={"warehouse": WarehouseResource(database_url=database_url)}
                          ).resolve_job_def("retention_job")
     result = job.execute_in_process(instance=instance, run_config={
-        "ops": {"apply_retention": {"config": {"as_of": AFTER_RAW_RETENTION.isoformat()}}}})
+        "ops": {"apply_retention": {"config": {"as_of": as_of.isoformat()}}}})
     assert result.success
 
 
@@ -55,6 +57,47 @@ def test_mart_run_of_an_expired_day_changes_nothing_and_says_why(expired_day, re
     [message] = {m for m in _failure_messages(result)}
     assert "deleted by retention" in message and "nothing was changed" in message
     assert warehouse_dump(engine) == expired_day  # facts and observations exactly as retention left them
+
+
+def _mart_range(resources, instance, first, last, selection=None) -> dg.ExecuteInProcessResult:
+    return dg.materialize(MARTS, resources=resources, instance=instance, raise_on_error=False, selection=selection,
+                          tags={"dagster/asset_partition_range_start": first.isoformat(),
+                                "dagster/asset_partition_range_end": last.isoformat()})
+
+
+def test_a_range_run_fails_its_expired_day_with_the_reason_and_writes_the_others(resources, instance, engine,
+                                                                                  database_url):
+    """A backfill's mart run over days of which retention deleted one's raw data: that day fails
+    with its reason and keeps what it had; the day beside it is still written by each mart."""
+    expired, kept = DAY - timedelta(days=5), DAY - timedelta(days=4)  # one range of two days
+    for day in (expired, kept):
+        assert all(r.success for r in materialize_day(resources, instance, day))
+    _apply_retention(instance, database_url, as_of=DAY + timedelta(days=3))  # raw cut: DAY - 4
+    staged = rows(engine, "select distinct snapshot_date from stg_repos_validated")
+    assert [r["snapshot_date"] for r in staged] == [kept]
+    observed_on = "select repo_id, attributes_hash from dim_repository_observations where snapshot_date = :d order by 1"
+    facts_on = "select repo_id, language, momentum_score from fact_repo_snapshots where snapshot_date = :d order by 1, 2"
+    before = {day: (rows(engine, observed_on, d=day), rows(engine, facts_on, d=day)) for day in (expired, kept)}
+    assert all(observed and facts for observed, facts in before.values())
+
+    def expect_expired_day_alone_failed(result, asset):
+        assert not result.success
+        [message] = [m for m in _failure_messages(result) if f"partitions of {asset} failed" in m]
+        assert f"1 of 2 partitions of {asset} failed: {expired.isoformat()}: " in message
+        assert "deleted by retention" in message and f"{kept.isoformat()}:" not in message
+
+    with engine.begin() as conn:  # so each mart must write the kept day again
+        conn.execute(sa.text("delete from fact_repo_snapshots_base where snapshot_date = :d"), {"d": kept})
+        conn.execute(sa.text("delete from dim_repository_observations where snapshot_date = :d"), {"d": kept})
+    both = _mart_range(resources, instance, expired, kept)
+    expect_expired_day_alone_failed(both, "dim_repositories")
+    assert rows(engine, observed_on, d=kept) == before[kept][0]  # the kept day's dimension is written
+    assert rows(engine, facts_on, d=kept) == []  # the facts step, after a failed step, does not run
+
+    facts_alone = _mart_range(resources, instance, expired, kept, selection=[fact_repo_snapshots])
+    expect_expired_day_alone_failed(facts_alone, "fact_repo_snapshots")
+    assert rows(engine, facts_on, d=kept) == before[kept][1]
+    assert (rows(engine, observed_on, d=expired), rows(engine, facts_on, d=expired)) == before[expired]
 
 
 def test_staging_run_of_an_expired_partition_fails_and_writes_nothing(expired_day, resources, instance, engine):
