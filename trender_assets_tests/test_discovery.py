@@ -11,8 +11,8 @@ from trender_assets.logic.discovery import (
     language_query,
     most_starred,
     render_projects,
-    render_root_hits,
     repository_id,
+    root_hits,
 )
 
 DAY = date(2026, 11, 20)
@@ -61,7 +61,7 @@ def test_render_hits_are_root_files_each_repository_once():
         {"path": "render.yaml", "repository": {"id": 5}},  # cannot be looked up
         {"path": "render.yaml"}, "not a hit",
     ]
-    roots = render_root_hits(hits)
+    roots = root_hits(hits, "render.yaml")
     assert roots.node_ids == ["A", "C"]
     assert roots.without_node_id == 1
 

@@ -94,11 +94,6 @@ class RootHits:
     without_node_id: int  # root hits whose repository carries no node id (cannot be looked up)
 
 
-def render_root_hits(hits: list) -> RootHits:
-    """Root hits of render.yaml (the render category's file)."""
-    return root_hits(hits, RENDER_FILE)
-
-
 def root_hits(hits: list, filename: str) -> RootHits:
     """Code search cannot ask for the repository root: keep hits whose path is exactly ``filename``."""
     node_ids: dict[str, None] = {}  # an ordered set: a repository may have several hits
