@@ -26,6 +26,10 @@ def prepare_instance_home(home: Path) -> None:
     name = "DAGSTER_HOME" if os.environ.get("DAGSTER_HOME") else "the Dagster instance folder"
     if not home.is_absolute():
         raise ConfigurationError(f"{name} {home} must be an absolute path")
+    unusable = sorted(set("?%") & set(str(home)))
+    if unusable:  # Dagster writes the path into its SQLite storage's URL unescaped
+        raise ConfigurationError(f"{name} {home} contains {' and '.join(map(repr, unusable))}, which Dagster's "
+                                 "storage cannot use in a path: choose a folder without them")
     if home.exists() and not home.is_dir():
         raise ConfigurationError(f"{name} {home} is a file, not a folder")
     blocking = next((p for p in home.parents if p.exists() and not p.is_dir()), None)

@@ -73,11 +73,14 @@ def test_github_test_knobs_reach_the_resource_and_default_to_production(monkeypa
     ("a file", "is a file, not a folder"),
     ("under a file", "cannot be created:"),
     ("relative", "must be an absolute path"),
+    ("a query mark", "contains '?', which Dagster's storage cannot use in a path"),
+    ("a percent sign", "contains '%', which Dagster's storage cannot use in a path"),
 ])
 def test_a_dagster_home_that_cannot_be_used(cli_env, tmp_path, problem, fragment):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    home = {"a file": str(blocker), "under a file": str(blocker / "home"), "relative": "dagster_home"}[problem]
+    home = {"a file": str(blocker), "under a file": str(blocker / "home"), "relative": "dagster_home",
+            "a query mark": str(tmp_path / "x" / ".." / "home?v=1"), "a percent sign": str(tmp_path / "100%")}[problem]
     line = _one_line_error(trender({**cli_env, "DAGSTER_HOME": home}, "run", "--date", DAY))
     assert line.startswith(f"trender: error: DAGSTER_HOME {home} ") and fragment in line
     if problem == "under a file":
@@ -190,3 +193,12 @@ def test_the_shared_engine_forgets_an_unreachable_warehouse_and_hides_its_passwo
     with ThreadPoolExecutor(4) as pool:
         engines = set(pool.map(lambda _: warehouse_engine.shared_engine(database_url), range(8)))
     assert len(engines) == 1
+
+
+def test_an_absolute_dagster_home_with_dot_dot_is_used(tmp_path, monkeypatch):
+    from trender_assets.instance_home import prepare_instance_home
+
+    home = tmp_path / "elsewhere" / ".." / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    prepare_instance_home(home)
+    assert (tmp_path / "dagster_home").is_dir()
