@@ -106,6 +106,8 @@ def test_failure_mid_run_names_the_partition_and_exits_1(cli_env, fake_github, e
     assert any(f"{DAY}|go" in line and "rejected the token" in line for line in fail)
     assert any("marts_job" in line and "ingestion failed" in line for line in fail)
     assert "Traceback" not in result.stdout + result.stderr
+    # the process ends with os._exit: the summary, said last, still reaches the pipe
+    assert result.stderr.splitlines()[-1] == "trender: 1 of 1 day(s) failed; see the lines marked FAIL"
     assert rows(engine, "select count(*) as n from raw_github_repos") == [{"n": 0}]
 
 
