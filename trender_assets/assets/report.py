@@ -8,7 +8,6 @@ automation, as before: the others are written before them in every run. Its own
 ``report_readme_html`` cache is no asset.
 """
 
-
 import os
 import re
 from datetime import date
@@ -16,13 +15,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from trender_assets import categories
 from trender_assets.assets.common import OWNERS
 from trender_assets.assets.marts import dim_repositories, fact_repo_snapshots
 from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_days
 from trender_assets.assets.raw import raw_github_repos
 from trender_assets.assets.staging import stg_repos_validated
 from trender_assets.clock import utc_now
-from trender_assets import categories
+from trender_assets.environment import data_dir
 from trender_assets.partitions import by_snapshot_date, daily_partitions
 from trender_assets.processes import is_alive
 from trender_assets.report.cards import load_cards
@@ -30,7 +30,6 @@ from trender_assets.report.page import render_report, summary_markdown
 from trender_assets.report.readme_cache import with_rendered_readmes
 from trender_assets.report.rising import load_rising
 from trender_assets.resources import WarehouseResource
-from trender_assets.environment import data_dir
 
 SECTIONS = [(c.key, c.title) for c in categories.configured()]
 """A section per configured category, in the configuration's order (default: Python, TypeScript,
@@ -41,6 +40,7 @@ def sections_for(present: set[str]) -> list[tuple[str, str]]:
     """The configured sections, then one per category of the day no longer configured (a past
     day's page keeps every category it had)."""
     return [*SECTIONS, *((key, key) for key in sorted(present - {k for k, _ in SECTIONS}))]
+
 
 READ_ONLY = [dim_repositories, stg_repos_validated, raw_github_repos]
 """Upstream assets the report reads whose updates need not re-render it: each run writes them before
