@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from trender_assets.warehouse.migrations import SQL_DIR
-from trender_assets_tests import scenario
+from trender_assets_tests import e2e_support, scenario
 from trender_assets_tests.helpers import rows, trender
 
 DAY = scenario.DAY.isoformat()
@@ -56,14 +55,8 @@ class Holder:
 @pytest.fixture
 def fresh_database(database_url) -> str:
     """An empty database on the test server: every file in sql/ is pending there."""
-    admin = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
-    name = f"trender_crash_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield sa.make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with e2e_support.fresh_database(database_url, "trender_crash") as url:
+        yield url
 
 
 HOLD_MIGRATION_LOCK = """
