@@ -416,3 +416,14 @@ def test_the_preflight_retries_transient_errors_like_any_request(fake_github, da
     preflight(defs, [DAY], ["python"], refetch=True)
     assert [r.status for r in fake_github.requests if r.path == "/rate_limit"] == [502, 502, 502, 200]
 
+
+
+def test_a_watchlist_naming_a_repository_by_its_old_and_new_names_keeps_it_once(fake_github, database_url):
+    """Both names answer with the same repository (the old one through a 301); the partition holds
+    a repository once, so the second answer is dropped and the rename is still reported."""
+    fake_github.rename(101, "alpha-org/snake-renamed")
+    github = resources_for(fake_github, database_url)["github"]
+    found = github.watchlist(("alpha/snake", "alpha-org/snake-renamed", "beta/pyllm"))
+    assert [(r["id"], r["full_name"]) for r in found.items] == [(101, "alpha-org/snake-renamed"), (102, "beta/pyllm")]
+    assert found.facts["watchlist_renamed"].data == {"alpha/snake": "alpha-org/snake-renamed"}
+    assert found.facts["watchlist_found"] == 2

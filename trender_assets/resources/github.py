@@ -216,7 +216,8 @@ class GitHubResource(dg.ConfigurableResource):
 
     def watchlist(self, full_names: tuple[str, ...] | list[str]) -> Discovered:
         """Each watched repository as GitHub has it today, whatever its rank (a few at a time).
-        A renamed one is followed and reported under its new name; a deleted (404) or blocked (451)
+        A renamed one is followed and reported under its new name (listed under both names, it is
+        kept once: a partition holds a repository once); a deleted (404) or blocked (451)
         one is reported in the metadata and left out, never failing the partition."""
         def one(name: str) -> tuple[Optional[dict], str]:
             return self.client.get_watched_repository(name)
@@ -224,7 +225,12 @@ class GitHubResource(dg.ConfigurableResource):
         with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
             futures = [pool.submit(contextvars.copy_context().run, one, name) for name in full_names]
             answers = list(zip(full_names, (f.result() for f in futures)))
-        found = [repo for _, (repo, _status) in answers if repo is not None]
+        found, ids = [], set()
+        for _, (repo, _status) in answers:  # an old and a new name of one repository: kept once
+            repo_id = discovery.repository_id(repo)
+            if repo is not None and (repo_id is None or repo_id not in ids):
+                found.append(repo)
+                ids.add(repo_id)
         renamed = {name: repo.get("full_name") for name, (repo, _s) in answers
                    if repo is not None and str(repo.get("full_name", "")).lower() != name.lower()}
         missing = {name: status for name, (_r, status) in answers if status != "ok"}
