@@ -67,6 +67,8 @@ FACT_SCHEMA = column_schema(
     ("momentum_score", "double precision", "0.7 x recency + 0.3 x normalized_stars, in [0, 1]"),
     ("rank_overall", "integer", "by momentum across categories, 1 = best"),
     ("rank_in_language", "integer", "by momentum within the category, 1 = best"),
+    ("observed_late", "boolean", "stars fetched after snapshot_date (a backfill): no gain or velocity is"
+                                 " measured from it"),
 )
 
 MART_ASSET: dict[str, Any] = dict(
@@ -84,7 +86,7 @@ STAGED_DAY = dg.AssetDep(stg_repos_validated, partition_mapping=by_snapshot_date
 
 _STG_OF_DAY = sa.text(
     "select language, repo_id, repo_full_name, github_language, description, homepage, license_spdx, topics,"
-    " archived, html_url, created_at, readme_sha, stars, forks, open_issues"
+    " archived, html_url, created_at, readme_sha, stars, forks, open_issues, fetched_at"
     " from stg_repos_validated where snapshot_date = :d order by language, repo_id"
 )
 
@@ -162,7 +164,7 @@ def load_facts_day(engine: sa.Engine, settings: TrenderSettings, day: date) -> d
         candidates = [
             Candidate(language=r["language"], repo_id=r["repo_id"], repo_full_name=r["repo_full_name"],
                       stars=r["stars"], forks=r["forks"], open_issues=r["open_issues"],
-                      created_on=r["created_at"].date())
+                      created_on=r["created_at"].date(), observed_at=r["fetched_at"])
             for r in rows
         ]
         ranked = rank_snapshot(candidates, day, settings.scoring, settings.top_per_language, kept_whole())
@@ -180,9 +182,9 @@ def load_facts_day(engine: sa.Engine, settings: TrenderSettings, day: date) -> d
             conn.execute(sa.text(
                 "insert into fact_repo_snapshots_base (snapshot_date, language, repo_id, repo_full_name,"
                 " stars, forks, open_issues, age_days, recency_score, normalized_stars, momentum_score,"
-                " rank_overall, rank_in_language) values (:d, :language, :repo_id, :repo_full_name,"
-                " :stars, :forks, :open_issues, :age_days, :recency_score, :normalized_stars, :momentum_score,"
-                " :rank_overall, :rank_in_language)"
+                " rank_overall, rank_in_language, observed_at, observed_late) values (:d, :language, :repo_id,"
+                " :repo_full_name, :stars, :forks, :open_issues, :age_days, :recency_score, :normalized_stars,"
+                " :momentum_score, :rank_overall, :rank_in_language, :observed_at, :observed_late)"
             ), [{**r.__dict__, "d": day} for r in ranked])
 
     sections = []
@@ -203,6 +205,7 @@ def load_facts_day(engine: sa.Engine, settings: TrenderSettings, day: date) -> d
         "outcome": f"{len(ranked)} rows",
         "rows_per_language": dg.MetadataValue.json(per_language),
         "top_momentum": max((r.momentum_score for r in ranked), default=0.0),
+        "observed_late": sum(r.observed_late for r in ranked),
         "preview": dg.MetadataValue.md("\n\n".join(sections) or "_no rows_"),
     }
 

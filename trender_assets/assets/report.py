@@ -28,7 +28,7 @@ from trender_assets.processes import is_alive
 from trender_assets.report.cards import load_cards
 from trender_assets.report.page import render_report, summary_markdown
 from trender_assets.report.readme_cache import with_rendered_readmes
-from trender_assets.report.rising import load_rising
+from trender_assets.report.rising import late_snapshots, load_rising
 from trender_assets.resources import WarehouseResource
 
 SECTIONS = [(c.key, c.title) for c in categories.configured()]
@@ -119,9 +119,10 @@ def write_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     with warehouse.engine.connect() as conn:
         cards = load_cards(conn, day)
         rising = load_rising(conn, day)
+        late = late_snapshots(conn, day)
     cards, rendered_now, reused = with_rendered_readmes(warehouse.engine, cards, day)
     sections = sections_for({c.category for c in cards})
-    page = render_report(day, cards, sections, generated_at=utc_now(), rising=rising)
+    page = render_report(day, cards, sections, generated_at=utc_now(), rising=rising, late=late)
     path = report_path(day)
     write_atomically(path, page)
     context.log.info(f"wrote {path} ({len(cards)} cards, {len(page):,} bytes)")
@@ -136,5 +137,6 @@ def write_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         "readmes_reused": reused,
         "cards_per_section": dg.MetadataValue.json(per_category),
         "rising_rows": len(rising),
+        "late_snapshots_left_out": sum(late.values()),
         "summary": dg.MetadataValue.md(summary_markdown(cards, sections, top=5)),
     }

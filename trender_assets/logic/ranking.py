@@ -4,13 +4,16 @@ Per language category: score every candidate, keep the top ``top_per_language`` 
 (every render repository is kept), and always keep the category's most-starred repository because
 it anchors ``normalized_stars`` (so the stored top value is exactly 1). Ranks are by momentum,
 1 = best, ties broken by stars then repository id so a replay gives the same ranks.
+
+Each fact keeps when its values were observed (``observed_at``, the fetch) and whether that was
+after its day (``observed_late``): the views measure gains only between on-day snapshots.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
-from typing import Iterable
+from datetime import date, datetime, timezone
+from typing import Iterable, Optional
 
 from trender_assets.logic.scoring import (
     ScoringParams,
@@ -30,6 +33,18 @@ class Candidate:
     forks: int
     open_issues: int
     created_on: date
+    observed_at: Optional[datetime] = None
+    """When GitHub gave these counts (the fetch); None: not known."""
+
+
+def observed_late(snapshot_date: date, observed_at: Optional[datetime]) -> bool:
+    """Observed after its day: the fetch's UTC date is later than the snapshot date, so the counts
+    are a later day's (a backfill or a refetch), not the day's. Unknown is not late here (the
+    migration decides stored rows whose fetch time is gone). A naive time is taken as UTC."""
+    if observed_at is None:
+        return False
+    aware = observed_at if observed_at.tzinfo else observed_at.replace(tzinfo=timezone.utc)
+    return aware.astimezone(timezone.utc).date() > snapshot_date
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,8 @@ class ScoredRepo:
     recency_score: float
     normalized_stars: float
     momentum_score: float
+    observed_at: Optional[datetime] = None
+    observed_late: bool = False
     rank_overall: int = 0
     rank_in_language: int = 0
 
@@ -77,6 +94,7 @@ def rank_snapshot(
                     stars=m.stars, forks=m.forks, open_issues=m.open_issues, age_days=age,
                     recency_score=recency, normalized_stars=norm,
                     momentum_score=momentum_score(recency, norm, params),
+                    observed_at=m.observed_at, observed_late=observed_late(snapshot_date, m.observed_at),
                 )
             )
         scored.sort(key=_order)

@@ -1,5 +1,9 @@
 """The report's cards, read from the warehouse: a day's facts with their dimension version, the README
-text staging (else raw) kept, a 30-day star history and the history view's star velocity."""
+text staging (else raw) kept, a 30-day star history and the history view's star velocity.
+
+Stars over time are what was observed on each day: a snapshot fetched after its day (a backfill)
+holds a later fetch's stars, so it is left out of the history, has no velocity, and its card says
+it was observed later."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ HISTORY_DAYS = 30
 
 _CARDS_OF_DAY = sa.text(
     "select f.language, f.repo_id, f.repo_full_name, f.stars, f.age_days, f.momentum_score,"
-    " f.rank_in_language, f.rank_overall, d.html_url, d.description,"
+    " f.rank_in_language, f.rank_overall, f.observed_late, d.html_url, d.description,"
     " left(coalesce(s.readme_content, r.readme_content), :excerpt) as readme"
     " from fact_repo_snapshots f"
     " join dim_repositories d on d.repo_key = f.repo_key"
@@ -27,10 +31,10 @@ _CARDS_OF_DAY = sa.text(
 )
 _STAR_HISTORY = sa.text(
     "select repo_id, snapshot_date, max(stars) as stars from fact_repo_snapshots"
-    " where repo_id = any(:ids) and snapshot_date between :since and :d"
+    " where repo_id = any(:ids) and snapshot_date between :since and :d and not observed_late"
     " group by repo_id, snapshot_date order by repo_id, snapshot_date"
 )
-# Star velocity comes from the history view (stars per day since the previous snapshot).
+# Star velocity comes from the history view (stars per day since the previous on-day snapshot).
 _VELOCITY = sa.text(
     "select repo_id, max(star_velocity) as star_velocity from analytics_repo_history"
     " where snapshot_date = :d and repo_id = any(:ids) group by repo_id"
@@ -53,6 +57,7 @@ def load_cards(conn: sa.Connection, day: date) -> list[ReportCard]:
             star_velocity=None if velocity.get(r["repo_id"]) is None else float(velocity[r["repo_id"]]),
             momentum=r["momentum_score"], rank_in_language=r["rank_in_language"], rank_overall=r["rank_overall"],
             age_days=r["age_days"], history=tuple(history.get(r["repo_id"], ())), readme_markdown=r["readme"],
+            observed_late=r["observed_late"],
         )
         for r in rows
     ]

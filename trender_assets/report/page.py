@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import jinja2
 from markupsafe import Markup
@@ -48,6 +48,8 @@ class ReportCard:
     readme_markdown: Optional[str] = None
     readme_html: Optional[str] = None
     """The README already rendered (``render_readme``), e.g. from a cache; else it is rendered here."""
+    observed_late: bool = False
+    """Its stars were fetched after its day (a backfill): shown as observed later, with no velocity."""
 
 
 def format_count(n: int) -> str:
@@ -56,6 +58,11 @@ def format_count(n: int) -> str:
     if n >= 10_000:
         return f"{n / 1000:.1f}k"
     return f"{n:,}"
+
+
+def velocity_text(card: ReportCard) -> str:
+    """A late snapshot's stars are a later fetch's: it has no velocity to show, only that."""
+    return "observed later" if card.observed_late else format_velocity(card.star_velocity)
 
 
 def format_velocity(v: Optional[float]) -> str:
@@ -126,8 +133,8 @@ def _card_view(card: ReportCard) -> dict:
     return {
         "category": card.category, "repo_id": card.repo_id, "full_name": card.full_name, "url": url,
         "owner": owner, "name": name or owner, "description": card.description,
-        "stars": format_count(card.stars), "velocity": format_velocity(card.star_velocity),
-        "trend": "up" if velocity > 0 else ("down" if velocity < 0 else "flat"),
+        "stars": format_count(card.stars), "velocity": velocity_text(card), "observed_late": card.observed_late,
+        "trend": "late" if card.observed_late else "up" if velocity > 0 else ("down" if velocity < 0 else "flat"),
         "momentum": card.momentum, "momentum_pct": max(0.0, min(1.0, card.momentum)) * 100,
         "rank_in_language": card.rank_in_language, "rank_overall": card.rank_overall, "age_days": card.age_days,
         "spark": sparkline(card.history), "caption": _history_caption(card.history),
@@ -141,19 +148,21 @@ def order_cards(cards: Sequence[ReportCard]) -> list[ReportCard]:
 
 
 def render_report(day: date, cards: Sequence[ReportCard], sections: Sequence[tuple[str, str]],
-                  generated_at: datetime, rising: Sequence = ()) -> str:
+                  generated_at: datetime, rising: Sequence = (), late: Mapping[str, int] = {}) -> str:
     """The whole page: one section per (category, title), cards ordered by momentum; then the
-    rising table of each category that has one (``report.rising.RisingRow``s, in rank order)."""
+    rising table of each category that has one (``report.rising.RisingRow``s, in rank order), and
+    per category how many late snapshots of the week it left out (``report.rising.late_snapshots``)."""
     shown = [{"category": category, "title": title,
               "cards": [_card_view(c) for c in order_cards([c for c in cards if c.category == category])]}
              for category, title in sections]
     titles = dict(sections)
     risers = [{"category": category, "title": titles.get(category, category),
-               "rows": [r for r in rising if r.category == category]}
-              for category in [*titles, *sorted({r.category for r in rising} - set(titles))]]
+               "rows": [r for r in rising if r.category == category], "late": late.get(category, 0)}
+              for category in [*titles, *sorted(({r.category for r in rising} | set(late)) - set(titles))]]
     return _TEMPLATES.get_template("page.html.j2").render(
         day=day, sections=shown, total=len({c.repo_id for c in cards}), generated_at=generated_at,
-        rising=[r for r in risers if r["rows"]], format_count=format_count,
+        rising=[r for r in risers if r["rows"] or r["late"]], format_count=format_count,
+        late_cards=sum(c.observed_late for c in cards),
         csp=Markup(CSP),  # ours; its quotes stay as the policy's syntax reads best
     )
 
@@ -169,6 +178,6 @@ def summary_markdown(cards: Sequence[ReportCard], sections: Sequence[tuple[str, 
         for c in members:
             name = c.full_name.replace("|", "\\|")
             rows.append(f"| {c.rank_in_language} | {name} | {c.stars:,} | "
-                        f"{format_velocity(c.star_velocity)} | {c.momentum:.4f} |")
+                        f"{velocity_text(c)} | {c.momentum:.4f} |")
         parts.append(f"**{title}**\n\n" + "\n".join(rows))
     return "\n\n".join(parts) or "_no repositories this day_"

@@ -1,11 +1,12 @@
 """The report's "Rising this week" rows: each category's repositories that gained the most stars
 over the 7 days before the report's day, read from ``analytics_rising_by_day`` (sql/0011_rising.sql),
-which measures from the nearest earlier snapshot and never reads a missing day as zero."""
+which measures from the nearest earlier snapshot and never reads a missing day as zero. Only snapshots
+observed on their day are measured (sql/0012_observed.sql); the page says how many it left out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Optional
 
 import sqlalchemy as sa
@@ -15,6 +16,9 @@ _RISING_OF_DAY = sa.text(
     " stars_per_day from analytics_rising_by_day"
     " where snapshot_date = :d and rising_rank is not null and rising_rank <= :top"
     " order by language, rising_rank, repo_id")
+_LATE_IN_WINDOW = sa.text(
+    "select language, count(*) as late from fact_repo_snapshots"
+    " where observed_late and snapshot_date between :since and :d group by language order by language")
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,9 @@ def load_rising(conn: sa.Connection, day: date, top: int = 5) -> list[RisingRow]
                   stars_per_day=float(r["stars_per_day"]))
         for r in conn.execute(_RISING_OF_DAY, {"d": day, "top": top}).mappings()
     ]
+
+
+def late_snapshots(conn: sa.Connection, day: date) -> dict[str, int]:
+    """Per category, the snapshots of ``day`` and the 7 days before it that were observed after their
+    day: their stars are a later fetch's, so Rising measured no gain from or to them."""
+    return {r.language: r.late for r in conn.execute(_LATE_IN_WINDOW, {"since": day - timedelta(days=7), "d": day})}
