@@ -101,6 +101,7 @@ class FakeRepo:
     empty: bool = False  # no commits: contents endpoints answer 409 "This repository is empty."
     blocked: bool = False  # e.g. a DMCA takedown: /repos/... answers 451
     gone: bool = False  # deleted since the search index saw it: searches still list it, the rest 404s
+    failing_fields: dict[str, str] = field(default_factory=dict)  # GraphQL field -> message of a partial error
 
     @property
     def owner(self) -> str:

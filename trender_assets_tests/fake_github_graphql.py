@@ -6,7 +6,9 @@ only the fields a client asks for come back, as on GitHub; an unknown field is a
 (HTTP 200, ``errors`` and no ``data``) once the executor reaches it (GitHub validates statically;
 the fake only checks the selections it resolves). A node id that resolves to nothing gives ``null`` in
 ``nodes`` plus an error ``{"type": "NOT_FOUND", "path": ["nodes", i], ...}``: GitHub's shape for a
-per-item miss. Stdlib only.
+per-item miss. A field an object lists in ``failing_fields`` is a partial error: ``null`` plus an
+error whose path names it (``["nodes", i, "openIssues"]``), as GitHub answers when one connection
+times out. Stdlib only.
 """
 
 from __future__ import annotations
@@ -202,13 +204,17 @@ class Schema:
                                    selection.line, selection.column, path=["query", selection.name],
                                    extensions={"code": "undefinedField", "typeName": type_name,
                                                "fieldName": selection.name})
-            result = resolver(value, _resolve_args(selection.args, variables))
+            failing = getattr(value, "failing_fields", None) or {}
+            if selection.name in failing:  # a partial error: null in the data, the error beside
+                result = Missing(None, failing[selection.name])
+            else:
+                result = resolver(value, _resolve_args(selection.args, variables))
             out[selection.key] = self._complete(selection, result, variables, [*path, selection.key], errors)
         return out
 
     def _complete(self, selection: Field, result: Any, variables: dict[str, Any], path: list, errors: list) -> Any:
         if isinstance(result, Missing):
-            errors.append({"type": result.type, "path": path,
+            errors.append({**({"type": result.type} if result.type else {}), "path": path,
                            "locations": [{"line": selection.line, "column": selection.column}],
                            "message": result.message})
             return None
@@ -225,9 +231,10 @@ class Schema:
 
 @dataclass(frozen=True)
 class Missing:
-    """A node that cannot be resolved: ``null`` in the data, an error naming it beside."""
+    """A node or field that cannot be resolved: ``null`` in the data, an error naming it beside
+    (GitHub gives a type such as NOT_FOUND for a node; a field that timed out has a message only)."""
 
-    type: str
+    type: Optional[str]
     message: str
 
 

@@ -16,7 +16,8 @@ would add a schema layer and still not know GitHub's rate-limit answers (see ``t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import httpx
@@ -75,7 +76,10 @@ def _total(value: Any) -> Optional[int]:
 
 
 def rest_shape(node: dict) -> dict:
-    """A GraphQL ``Repository`` node under the REST field names staging validates."""
+    """A GraphQL ``Repository`` node under the REST field names staging validates.
+
+    A field GitHub could not give (a partial error leaves it null beside an error) stays null, so
+    staging stores it as unknown, never as 0; a sum with an unknown part is unknown too."""
     license_info = node.get("licenseInfo")
     topics = node.get("repositoryTopics")
     topic_nodes = topics.get("nodes") if isinstance(topics, dict) else None
@@ -93,7 +97,7 @@ def rest_shape(node: dict) -> dict:
         "stargazers_count": node.get("stargazerCount"),
         "forks_count": node.get("forkCount"),
         # REST's open_issues_count counts open issues and open pull requests together
-        "open_issues_count": issues + pulls if isinstance(issues, int) and isinstance(pulls, int) else issues,
+        "open_issues_count": issues + pulls if isinstance(issues, int) and isinstance(pulls, int) else None,
         "language": _name(node.get("primaryLanguage")),
         "license": {"spdx_id": license_info.get("spdxId")} if isinstance(license_info, dict) else None,
         "topics": ([_name(t.get("topic")) for t in topic_nodes if isinstance(t, dict)]
@@ -106,22 +110,31 @@ def rest_shape(node: dict) -> dict:
 class NodeLookup:
     found: dict[str, dict]  # node id -> GraphQL node, in the order asked
     missing: dict[str, str]  # node id -> why it has no repository (NOT_FOUND, not a repository...)
+    fields_not_given: Counter = field(default_factory=Counter)  # field -> found nodes it is null in, by error
 
 
-def _has_body(response: httpx.Response, body: Any) -> Optional[str]:
-    return None if response.status_code >= 400 or isinstance(body, dict) else "unreadable JSON"
+def _usable(response: httpx.Response, body: Any) -> Optional[str]:
+    """An answer is a JSON object whose ``errors``, if any, is a list: any other shape is unusable,
+    retried like a truncated body and, if it stays so, one line naming the query."""
+    if response.status_code >= 400:
+        return None
+    if not isinstance(body, dict):
+        return "unreadable JSON"
+    if body.get("errors") is not None and not isinstance(body["errors"], list):
+        return "errors that are not a list"
+    return None
 
 
 def query(transport: Transport, url: str, text: str, variables: dict, what: str) -> dict:
     """POST a GraphQL query; the body (``data`` and any per-item ``errors``). A body without
     ``data`` is a systemic failure: the query itself was refused."""
     answer = transport.request(url, what, method="POST", json_body={"query": text, "variables": variables},
-                               usable=_has_body)
+                               usable=_usable)
     response, body = answer.response, answer.body
     if response.status_code >= 400:
         raise GitHubError(answers.refused(response.status_code, what, response))
-    if not isinstance(body, dict):
-        raise GitHubError(f"GitHub kept sending unreadable JSON for {what}")
+    if answer.problem:
+        raise GitHubError(f"GitHub kept sending {answer.problem} for {what}")
     if not isinstance(body.get("data"), dict):
         errors = body.get("errors") if isinstance(body.get("errors"), list) else []
         detail = "; ".join(storable_text(str(e.get("message"))) or "" for e in errors if isinstance(e, dict))
@@ -131,9 +144,11 @@ def query(transport: Transport, url: str, text: str, variables: dict, what: str)
 
 def repositories_by_node_id(transport: Transport, url: str, node_ids: Sequence[str]) -> NodeLookup:
     """Repository nodes for ``node_ids``, 100 per query. A node GitHub cannot resolve (``null`` plus
-    a NOT_FOUND error) is a per-item answer, listed in ``missing``."""
+    a NOT_FOUND error) is a per-item answer, listed in ``missing``; a field of a found node GitHub
+    could not give (an error whose path goes below the node) is counted in ``fields_not_given``."""
     found: dict[str, dict] = {}
     missing: dict[str, str] = {}
+    not_given: Counter = Counter()
     ids = list(dict.fromkeys(node_ids))
     for start in range(0, len(ids), NODES_PER_QUERY):
         batch = ids[start:start + NODES_PER_QUERY]
@@ -143,15 +158,22 @@ def repositories_by_node_id(transport: Transport, url: str, node_ids: Sequence[s
         if not isinstance(nodes, list) or len(nodes) != len(batch):
             raise GitHubError(f"GitHub answered the {what} without one node per id")
         reasons: dict[int, str] = {}
+        fields: dict[int, set[str]] = {}
         for error in body.get("errors") or []:
             path = error.get("path") if isinstance(error, dict) else None
             if isinstance(path, list) and len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], int):
-                reasons[path[1]] = storable_text(str(error.get("type") or error.get("message"))) or "error"
+                reason = storable_text(str(error.get("type") or error.get("message"))) or "error"
+                if len(path) == 2:  # about the node itself
+                    reasons[path[1]] = reason
+                else:  # about one of its fields: the node may still come
+                    reasons.setdefault(path[1], reason)
+                    fields.setdefault(path[1], set()).add(storable_text(str(path[2])) or "?")
             else:
                 raise GitHubError(f"GitHub refused the {what}: {answers.graphql_message(error)}")
         for index, (node_id, node) in enumerate(zip(batch, nodes)):
             if isinstance(node, dict) and node.get("__typename") == "Repository":
                 found[node_id] = node
+                not_given.update(fields.get(index, ()))
             else:
                 missing[node_id] = reasons.get(index) or ("NOT_A_REPOSITORY" if node else "NOT_FOUND")
-    return NodeLookup(found, missing)
+    return NodeLookup(found, missing, not_given)

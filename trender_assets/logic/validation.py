@@ -32,7 +32,7 @@ class ValidRepo:
     html_url: str | None
     stars: int
     forks: int
-    open_issues: int
+    open_issues: int | None  # None: GitHub did not give it (unknown, not 0)
     created_at: datetime
     pushed_at: datetime | None
     updated_at: datetime | None
@@ -61,10 +61,11 @@ def parse_timestamp(value: Any, field: str, required: bool) -> datetime | None:
         raise RejectedRecord(f"{field} is not an ISO 8601 timestamp: {value!r}") from None
 
 
-def _count(record: dict, field: str, required: bool) -> int:
+def _count(record: dict, field: str, required: bool, unknown: int | None = 0) -> int | None:
+    """A whole-number count in the warehouse's range; ``unknown`` when an optional one is absent."""
     value = record.get(field)
     if value is None and not required:
-        return 0
+        return unknown
     if isinstance(value, bool) or not isinstance(value, int):
         raise RejectedRecord(f"{field} is not a whole number: {value!r}")
     if value < 0:
@@ -77,6 +78,21 @@ def _count(record: dict, field: str, required: bool) -> int:
 def end_of_day(day: date) -> datetime:
     """The last instant of ``day`` in UTC: nothing created later can belong to that day's snapshot."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=timezone.utc) - timedelta(microseconds=1)
+
+
+def created_at_problem(record: Any, known_by: datetime) -> str | None:
+    """Why a record's created_at places it on no day at all: missing, not a timestamp, or later
+    than ``known_by`` (the answer that carried it; GitHub cannot know a repository from its
+    future). Such a record is bad data, not one outside a day's window: it is stored raw and
+    staging rejects it with its reason, as a search item would be."""
+    value = record.get("created_at") if isinstance(record, dict) else None
+    try:
+        created_at = parse_timestamp(value, "created_at", required=True)
+    except RejectedRecord as exc:
+        return str(exc)
+    if created_at > known_by:
+        return f"created_at {created_at.isoformat()} is after the answer ({known_by.isoformat()})"
+    return None
 
 
 def validate_repo(record: Any, category: str, snapshot_date: date | None = None,
@@ -132,7 +148,8 @@ def validate_repo(record: Any, category: str, snapshot_date: date | None = None,
         html_url=clean_text(record.get("html_url")),
         stars=stars,
         forks=_count(record, "forks_count", required=False),
-        open_issues=_count(record, "open_issues_count", required=False),
+        # a count GitHub could not give (a partial GraphQL error, a field left out) is unknown: null, never 0
+        open_issues=_count(record, "open_issues_count", required=False, unknown=None),
         created_at=created_at,
         pushed_at=pushed_at,
         updated_at=updated_at,

@@ -32,8 +32,10 @@ from trender_assets.github.credentials import (
 )
 from trender_assets.github.graphql import rest_shape
 from trender_assets.github.telemetry import RunTelemetry, partition_spend
+from trender_assets.clock import utc_now
 from trender_assets.logic import discovery
 from trender_assets.logic.repo_names import full_name_problem
+from trender_assets.logic.validation import created_at_problem
 from trender_assets.resources.env import resolved
 from trender_assets.resources.warehouse import WarehouseResource
 
@@ -196,14 +198,20 @@ class GitHubResource(dg.ConfigurableResource):
         Code search cannot sort by stars or filter by date, so every hit (up to
         ``render_scan_limit``) is considered: its repository is looked up by node id through GraphQL,
         100 per query, and ranked by ``logic.discovery``.
+
+        A node whose ``createdAt`` is missing, not a timestamp or later than the answer is bad data,
+        not a repository outside the window: it is kept (within ``limit``, after the ranked ones) so
+        raw stores it and staging rejects it with its reason, as it does a search item.
         """
         hits = self.client.search_code(discovery.root_file_query(filename), self.render_scan_limit)
         roots = discovery.root_hits(hits.items, filename)
         lookup = self.client.repositories_by_node_id(roots.node_ids)
+        known_by = utc_now()
         since, until = discovery.created_window(snapshot_date, max_age_days)
         repos = [rest_shape(node) for node in lookup.found.values()]
-        chosen, in_window = discovery.render_projects(repos, since, until, limit)
-        return Discovered(chosen, "graphql", {
+        unusable = [repo for repo in repos if created_at_problem(repo, known_by)]
+        chosen, in_window = discovery.render_projects(repos, since, until, max(0, limit - len(unusable)))
+        return Discovered([*chosen, *unusable][:limit], "graphql", {
             f"{name}_hits_total": hits.total,
             f"{name}_hits_scanned": len(hits.items),
             f"{name}_scan_limit": self.render_scan_limit,
@@ -211,6 +219,8 @@ class GitHubResource(dg.ConfigurableResource):
             f"{name}_hits_without_node_id": roots.without_node_id,
             f"{name}_repositories_not_found": dict(Counter(lookup.missing.values())),
             f"{name}_created_in_window": in_window,
+            f"{name}_unusable_created_at": len(unusable),
+            f"{name}_fields_github_could_not_give": dg.MetadataValue.json(dict(lookup.fields_not_given)),
             "search_window": f"created {since}..{until}",
         })
 
