@@ -23,3 +23,7 @@ class GitHubAuthError(GitHubError):
 
 class GitHubRateLimited(GitHubError):
     """A rate limit would make us wait longer than allowed."""
+
+
+class WarehousePrivilegeMissing(WarehouseUnavailable):
+    """The warehouse's role lacks a privilege trender needs; the message names it and its GRANT."""

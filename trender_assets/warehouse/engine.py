@@ -11,6 +11,7 @@ from trender_assets import environment
 from trender_assets.errors import ConfigurationError, WarehouseUnavailable
 from trender_assets.warehouse.embedded import embedded_database_url
 from trender_assets.warehouse.migrations import apply_migrations
+from trender_assets.warehouse.sessions import utc_engine
 
 
 def normalize_url(url: str) -> sa.URL:
@@ -53,7 +54,7 @@ def connect_engine(database_url: Optional[str]) -> sa.Engine:
 
 
 def _connect(url: sa.URL) -> sa.Engine:
-    engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = utc_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)  # UTC dates: see sessions
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
@@ -62,6 +63,9 @@ def _connect(url: sa.URL) -> sa.Engine:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "connection failed"
         raise WarehouseUnavailable(f"cannot connect to the warehouse database {shown_url(url)}: {reason}") from None
+    except BaseException:
+        engine.dispose()  # e.g. a missing privilege: the engine is not kept, so nothing may stay open
+        raise
     return engine
 
 

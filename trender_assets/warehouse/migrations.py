@@ -17,10 +17,14 @@ from importlib import resources
 from pathlib import Path
 
 import sqlalchemy as sa
+from psycopg.errors import InsufficientPrivilege
 from yoyo import read_migrations
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 from yoyo.migrations import default_migration_table
+
+from trender_assets.errors import WarehousePrivilegeMissing
+from trender_assets.warehouse.sessions import pin_to_utc, utc_options
 
 SQL_DIR = Path(str(resources.files("trender_assets") / "sql"))
 MIGRATION_LOCK_KEY = 7_310_221_001  # arbitrary, constant: identifies "trender schema migration"
@@ -47,16 +51,53 @@ class AdvisoryLockBackend(PostgresqlPsycopgBackend):
             self._is_locked = False
             self.execute("select pg_advisory_unlock(:k)", {"k": MIGRATION_LOCK_KEY})
 
+    def init_connection(self, connection) -> None:
+        super().init_connection(connection)
+        pin_to_utc(connection)  # the migrations' own session derives UTC dates too
+
     def has_stale_lock_row(self) -> bool:
         return self.execute(f"select exists (select 1 from {self.lock_table_quoted})").fetchone()[0]
 
 
 def _backend(url: sa.URL) -> AdvisoryLockBackend:
     # yoyo picks its driver from the scheme; psycopg 3 is what the warehouse uses.
+    url = url.update_query_dict({"options": utc_options(url)})
     uri = url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     backend = AdvisoryLockBackend(parse_uri(uri), default_migration_table)
-    backend.init_database()
+    try:
+        _refuse_without_create(backend, read_migrations(str(SQL_DIR)))
+        backend.init_database()
+    except BaseException:
+        backend.connection.close()
+        raise
     return backend
+
+
+YOYO_TABLES = {"_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock"}
+
+
+def _refuse_without_create(backend: AdvisoryLockBackend, migrations) -> None:
+    """Rule: a role that may not create tables where the migrations would put them hears which privilege
+    is missing, on which schema, and the GRANT that gives it, before anything is attempted (yoyo would
+    otherwise fail later on a table it could not create). An already migrated warehouse needs no
+    CREATE: such a role may use it."""
+    user, schema, may_create = backend.execute(
+        "select quote_ident(current_user), current_schema(),"
+        " coalesce(has_schema_privilege(current_schema(), 'CREATE'), false)").fetchone()
+    if may_create:
+        return
+    if YOYO_TABLES <= set(backend.list_tables()) and not backend.to_apply(migrations):
+        return
+    database = backend.execute("select current_database()").fetchone()[0]
+    if schema is None:
+        raise WarehousePrivilegeMissing(
+            f"the warehouse's role {user} has no schema to create tables in: no schema on its search_path"
+            f" exists in database '{database}' (create one, or set the role's search_path)")
+    quoted = backend.execute("select quote_ident(:s)", {"s": schema}).fetchone()[0]
+    raise WarehousePrivilegeMissing(
+        f"the warehouse's role {user} lacks the CREATE privilege on schema '{schema}' of database"
+        f" '{database}', which the schema migrations need: GRANT CREATE ON SCHEMA {quoted} TO {user}"
+        " (as the schema's owner), or migrate once as a role that has it")
 
 
 def apply_migrations(engine: sa.Engine) -> list[str]:
@@ -74,6 +115,10 @@ def apply_migrations(engine: sa.Engine) -> list[str]:
                     pending = backend.to_apply(migrations)  # another process may have applied them
                     backend.apply_migrations(pending)
                     applied = [m.id for m in pending]
+        except InsufficientPrivilege as exc:  # a privilege the check above cannot foresee
+            reason = (str(exc).strip().splitlines() or ["permission denied"])[0]
+            raise WarehousePrivilegeMissing(
+                f"the warehouse's role lacks a privilege the schema migrations need: {reason}") from None
         finally:
             backend.connection.close()
         _migrated.add(key)
