@@ -183,13 +183,16 @@ class DagsterDev:
                 raise TimeoutError(f"dagster dev not ready after {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.5)
 
-    def stop(self, grace: float = 30) -> None:
-        """SIGTERM to our process group, SIGKILL for whatever is left (including run workers)."""
+    def stop(self, grace: float = 30) -> bool:
+        """SIGTERM to our process group, SIGKILL for whatever is left (including run workers).
+        True when everything ended on SIGTERM within ``grace`` (so `dagster dev` ran its own cleanup)."""
         self._http.close()
+        graceful = True
         if self.proc is not None:
-            stop_process_group(self.proc, grace)
+            graceful = stop_process_group(self.proc, grace)
         if self._log is not None:
             self._log.close()
+        return graceful
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -321,19 +324,23 @@ def production_instance_env(tmp_path: Path, database_url: str, dagster_pg_url: s
     return env
 
 
-def stop_process_group(proc: subprocess.Popen, grace: float) -> None:
+def stop_process_group(proc: subprocess.Popen, grace: float) -> bool:
     """SIGTERM to the process's group (started with ``start_new_session``), SIGKILL after ``grace``
-    seconds, then kill any descendant that left the group (run workers, pool processes)."""
+    seconds, then kill any descendant that left the group (run workers, pool processes). True when
+    the process ended on SIGTERM alone."""
     descendants = _descendants(proc.pid)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
+    graceful = True
     try:
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
+        graceful = False
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     _kill_survivors(descendants)
+    return graceful
 
 
 def _descendants(pid: int) -> list:
