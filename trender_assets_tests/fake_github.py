@@ -406,6 +406,7 @@ class FakeGitHub:
             raise ValueError(f"full_name must be 'owner/name', got {repo.full_name!r}")
         with self._lock:
             self._repos[repo.id] = repo
+            self._renamed.pop(repo.full_name.lower(), None)  # a name taken again no longer redirects
         return repo
 
     def add_raw_search_item(self, language: str, item: dict) -> None:
@@ -682,10 +683,12 @@ class FakeGitHub:
                                     "repository_selection": "all"})
 
     def rename(self, repo_id: int, new_full_name: str) -> None:
-        """Rename a repository; its old name then answers 301 to /repositories/{id}, as on GitHub."""
+        """Rename a repository; its old name then answers 301 to /repositories/{id}, as on GitHub,
+        until a repository is created (``add_repo``) or renamed under that name: then it answers that one."""
         with self._lock:
             repo = self._repos[repo_id]
             self._renamed[repo.full_name.lower()] = repo_id
+            self._renamed.pop(new_full_name.lower(), None)  # a name taken again no longer redirects
             repo.full_name = new_full_name
 
     @staticmethod

@@ -45,6 +45,66 @@ def raw_metadata(report: runner.DayReport) -> dict:
     return {k: v.value for k, v in mat.metadata.items()}
 
 
+# -- a watched name that comes to mean another repository ------------------------------------------------
+
+WATCHING_ORIGINAL = """\
+categories:
+  python: {watchlist: [watched/original]}
+  typescript: {language: TypeScript}
+  go: {language: Go}
+  render: {root_file: render.yaml, label: Render projects}
+"""
+
+
+def test_a_watched_name_that_now_means_another_repository_is_reported(fake_github, resources, instance, engine,
+                                                                       tmp_path, monkeypatch):
+    """Day 1 watches A as watched/original. By day 2, A was renamed to watched/moved and a new
+    repository B took the old name, so the name answers B (no redirect) and A leaves the day: the
+    day-2 line and metadata say so, naming both ids and names."""
+    config = tmp_path / "trender.yaml"
+    config.write_text(WATCHING_ORIGINAL)
+    monkeypatch.setenv("TRENDER_CONFIG", str(config))
+    before = DAY - timedelta(days=1)
+    fake_github.add_repo(FakeRepo(901, "watched/original", "Python", 500, _ts(300), _ts(2)))
+    day1 = run_category(resources, instance, "python", before)
+    assert day1.succeeded, lines(day1)
+
+    fake_github.rename(901, "watched/moved")
+    fake_github.add_repo(FakeRepo(902, "watched/original", "Python", 3, _ts(0), _ts(0)))
+    day2 = run_category(resources, instance, "python")
+    assert day2.succeeded, lines(day2)
+
+    [line] = [line for line in lines(day2) if "raw_github_repos" in line]
+    assert (f"watched/original now means repository 902, not 901 as stored on {before}"
+            " (901 is now watched/moved, not fetched)") in line, line
+    meta = raw_metadata(day2)
+    assert meta["watchlist_name_now_means_another_repository"] == {"watched/original": {
+        "repository_id": 902, "full_name": "watched/original",
+        "before": {"repository_id": 901, "full_name": "watched/original", "stored_on": before.isoformat(),
+                   "now": "watched/moved", "in_the_day": False}}}
+    assert meta["watchlist_renamed"] == {}
+    assert fake_github.count("/repositories/901") == 1  # where the earlier one went, asked by its id
+    stored = rows(engine, "select snapshot_date, repo_id, repo_full_name from raw_github_repos"
+                          " order by snapshot_date")
+    assert [tuple(r.values()) for r in stored] == [(before, 901, "watched/original"), (DAY, 902, "watched/original")]
+
+
+def test_two_watched_names_of_one_repository_are_reported(fake_github, resources, instance, engine, tmp_path,
+                                                         monkeypatch):
+    """An old and a new name of one repository are kept once, and the line says they are one."""
+    config = tmp_path / "trender.yaml"
+    config.write_text(WATCHING_ORIGINAL.replace("[watched/original]", "[alpha/snake, alpha-org/snake-renamed]"))
+    monkeypatch.setenv("TRENDER_CONFIG", str(config))
+    fake_github.rename(101, "alpha-org/snake-renamed")
+    report = run_category(resources, instance, "python")
+    assert report.succeeded, lines(report)
+    [line] = [line for line in lines(report) if "raw_github_repos" in line]
+    assert "alpha/snake and alpha-org/snake-renamed are one repository, 101 (kept once)" in line, line
+    meta = raw_metadata(report)
+    assert meta["watchlist_one_repository_under_several_names"] == {"101": ["alpha/snake", "alpha-org/snake-renamed"]}
+    assert [r["repo_id"] for r in rows(engine, "select repo_id from raw_github_repos")] == [101]
+
+
 # -- GraphQL look-ups: every node accounted for ------------------------------------------------------------
 
 RENDER_IDS = scenario.EXPECTED["render"]

@@ -17,6 +17,7 @@ from trender_assets.categories import Category
 from trender_assets.partitions import date_language_partitions
 from trender_assets.raw_fetches import expired_categories, record_fetch, refetch_refusal, shrink_refusal, stored_partition
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
+from trender_assets.stored_names import last_stored
 
 RAW_SCHEMA = column_schema(
     ("snapshot_date", "date", "partition: the day the snapshot describes"),
@@ -60,17 +61,34 @@ def _repo_limit(category: Category, settings: TrenderSettings, github: GitHubRes
     return settings.dev_repo_limit if (settings.dev_mode or not github.has_token) else settings.repo_limit
 
 
+_GONE = {"not_found": "not found (deleted or private)"}
+
+
 def watchlist_notes(facts: dict) -> list[str]:
-    """What the one-line outcome says about watched repositories renamed or gone."""
-    renamed = getattr(facts.get("watchlist_renamed"), "data", None) or {}
-    missing = getattr(facts.get("watchlist_missing"), "data", None) or {}
-    return [*(f"{old} renamed to {new}" for old, new in renamed.items()),
-            *(f"{name} {'not found (deleted or private)' if why == 'not_found' else why}"
-              for name, why in missing.items())]
+    """What the one-line outcome says about watched repositories renamed, gone, listed under two
+    names, or replaced under their name by another repository (both ids and names said)."""
+    def data(key: str) -> dict:
+        return getattr(facts.get(key), "data", None) or {}
+
+    def went(before: dict) -> str:
+        now = before["now"]
+        if now in ("not_found", "blocked"):
+            return f"{before['repository_id']} is {_GONE.get(now, now)}"
+        return f"{before['repository_id']} is now {now}, {'in the day' if before['in_the_day'] else 'not fetched'}"
+
+    return [*(f"{old} renamed to {new}" for old, new in data("watchlist_renamed").items()),
+            *(f"{name} {_GONE.get(why, why)}" for name, why in data("watchlist_missing").items()),
+            *(f"{name} now means repository {now['repository_id']}, not {now['before']['repository_id']} as"
+              f" stored on {now['before']['stored_on']} ({went(now['before'])})"
+              for name, now in data("watchlist_name_now_means_another_repository").items()),
+            *(f"{' and '.join(names)} are one repository, {repo_id} (kept once)"
+              for repo_id, names in data("watchlist_one_repository_under_several_names").items())]
 
 
-def discover(github: GitHubResource, category: Category, day: date, limit: int, settings: TrenderSettings):
-    """The day's repositories of one category, by its kind (see ``trender_assets.categories``)."""
+def discover(github: GitHubResource, category: Category, day: date, limit: int, settings: TrenderSettings,
+             warehouse: WarehouseResource | None = None):
+    """The day's repositories of one category, by its kind (see ``trender_assets.categories``).
+    A watchlist is checked against what the warehouse stored under each name before the day."""
     if category.kind == "language":
         return github.trending_repositories(category.language, day, limit, settings.pushed_within_days,
                                             settings.created_within_days)
@@ -80,7 +98,11 @@ def discover(github: GitHubResource, category: Category, day: date, limit: int, 
     if category.kind == "root_file":
         return github.root_file_projects(category.root_file, category.key, day, limit,
                                          settings.render_max_age_days)
-    return github.watchlist(category.watchlist)
+    stored = {}
+    if warehouse is not None:
+        with warehouse.engine.connect() as conn:
+            stored = last_stored(conn, category.watchlist, day)
+    return github.watchlist(category.watchlist, stored)
 
 
 RAW_PARTITIONS_AT_ONCE = 4
@@ -175,7 +197,7 @@ def _fetch_or_reuse(
 
     fetched_at = utc_now()
     with github.partition_telemetry() as spent:  # this partition's requests, not its neighbours'
-        found = discover(github, category, day, limit, settings)
+        found = discover(github, category, day, limit, settings, warehouse)
         items = found.items
         names = [i["full_name"] for i in items if isinstance(i, dict) and isinstance(i.get("full_name"), str)]
         readmes = github.readmes(names)

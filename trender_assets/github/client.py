@@ -110,8 +110,15 @@ class GitHubClient:
         """A repository asked for by name, and what GitHub said about it: ``ok`` (a rename is
         followed through the 301; the answer has the new full_name), ``not_found`` (404: deleted,
         or private now) or ``blocked`` (451). Facts about one repository, not failures."""
-        what = f"repository {full_name}"
-        answer = self._transport.request(repository_path(full_name), what, conditional=True, usable=readable_json)
+        return self._watched(repository_path(full_name), f"repository {full_name}")
+
+    def get_repository_by_id(self, repo_id: int) -> tuple[Optional[dict], str]:
+        """A repository asked for by its durable id (``/repositories/{id}``), whatever its name is
+        now, with what GitHub said about it, as ``get_watched_repository``."""
+        return self._watched(f"/repositories/{int(repo_id)}", f"repository {int(repo_id)}")
+
+    def _watched(self, path: str, what: str) -> tuple[Optional[dict], str]:
+        answer = self._transport.request(path, what, conditional=True, usable=readable_json)
         status = answer.response.status_code
         if status in (404, 451):
             return None, "not_found" if status == 404 else "blocked"

@@ -8,11 +8,16 @@ Owner: an ASCII letter or digit, then letters, digits and hyphens, at most 39 ch
 asks new accounts for single, inner hyphens only, but older accounts keep doubled or trailing ones;
 a hyphen cannot change a request target, so those names are accepted.
 Repository: letters, digits, ``.``, ``_`` and ``-``, at most 100 characters, not ``.`` or ``..``.
+
+A name is not an identity: a repository renamed away leaves its old name free for another, so a
+watched name is checked against the repository id the warehouse stored under it before.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, Optional
 
 _OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}")
@@ -43,3 +48,38 @@ def repository_path(full_name: Any) -> str:
     if problem:
         raise InvalidRepositoryName(problem)
     return f"/repos/{full_name}"
+
+
+# -- what a watched name means from one day to the next ---------------------------------------------
+
+@dataclass(frozen=True)
+class StoredName:
+    """The repository a name meant when the warehouse last stored it under that name."""
+
+    repo_id: int
+    full_name: str
+    stored_on: date
+
+
+def names_now_meaning_another(answered: dict[str, Optional[int]],
+                              before: dict[str, StoredName]) -> dict[str, tuple[int, StoredName]]:
+    """Watched name -> (the repository it answers with now, the one stored under it before), where
+    the two differ: the old one was renamed or deleted and another took the name, which GitHub then
+    answers with no redirect. Said, never silent: the repository watched until then leaves the day.
+    ``before`` is keyed by the lower-cased name (GitHub's names are case-insensitive)."""
+    changed: dict[str, tuple[int, StoredName]] = {}
+    for name, repo_id in answered.items():
+        stored = before.get(name.lower())
+        if repo_id is not None and stored is not None and stored.repo_id != repo_id:
+            changed[name] = (repo_id, stored)
+    return changed
+
+
+def names_of_one_repository(answered: dict[str, Optional[int]]) -> dict[int, list[str]]:
+    """Repository id -> the watched names that answered with it, where more than one did (an old and
+    a new name; the repository is kept once)."""
+    names: dict[int, list[str]] = {}
+    for name, repo_id in answered.items():
+        if repo_id is not None:
+            names.setdefault(repo_id, []).append(name)
+    return {repo_id: found for repo_id, found in names.items() if len(found) > 1}

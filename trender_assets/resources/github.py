@@ -34,7 +34,12 @@ from trender_assets.github.graphql import rest_shape
 from trender_assets.github.telemetry import RunTelemetry, partition_spend
 from trender_assets.clock import utc_now
 from trender_assets.logic import discovery
-from trender_assets.logic.repo_names import full_name_problem
+from trender_assets.logic.repo_names import (
+    StoredName,
+    full_name_problem,
+    names_now_meaning_another,
+    names_of_one_repository,
+)
 from trender_assets.logic.validation import created_at_problem
 from trender_assets.resources.env import resolved
 from trender_assets.resources.warehouse import WarehouseResource
@@ -224,17 +229,25 @@ class GitHubResource(dg.ConfigurableResource):
             "search_window": f"created {since}..{until}",
         })
 
-    def watchlist(self, full_names: tuple[str, ...] | list[str]) -> Discovered:
+    def watchlist(self, full_names: tuple[str, ...] | list[str],
+                  stored: Optional[dict[str, StoredName]] = None) -> Discovered:
         """Each watched repository as GitHub has it today, whatever its rank (a few at a time).
         A renamed one is followed and reported under its new name (listed under both names, it is
-        kept once: a partition holds a repository once); a deleted (404) or blocked (451)
-        one is reported in the metadata and left out, never failing the partition."""
+        kept once: a partition holds a repository once, and the metadata says which names are one);
+        a deleted (404) or blocked (451) one is reported in the metadata and left out, never failing
+        the partition.
+
+        A name is not an identity: when a watched name now answers with another repository than
+        the one ``stored`` under it before (lower-cased name -> ``StoredName``), the earlier one was
+        renamed or deleted and another took its name. That is reported, naming both ids and names,
+        with where the earlier one went (asked by id), never left out silently."""
         def one(name: str) -> tuple[Optional[dict], str]:
             return self.client.get_watched_repository(name)
 
         with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
             futures = [pool.submit(contextvars.copy_context().run, one, name) for name in full_names]
             answers = list(zip(full_names, (f.result() for f in futures)))
+        answered = {name: discovery.repository_id(repo) for name, (repo, _s) in answers}
         found, ids = [], set()
         for _, (repo, _status) in answers:  # an old and a new name of one repository: kept once
             repo_id = discovery.repository_id(repo)
@@ -244,11 +257,24 @@ class GitHubResource(dg.ConfigurableResource):
         renamed = {name: repo.get("full_name") for name, (repo, _s) in answers
                    if repo is not None and str(repo.get("full_name", "")).lower() != name.lower()}
         missing = {name: status for name, (_r, status) in answers if status != "ok"}
+        by_id = {discovery.repository_id(repo): repo for repo in found}
+        another = {}
+        for name, (repo_id, before) in names_now_meaning_another(answered, stored or {}).items():
+            earlier, status = ((by_id[before.repo_id], "ok") if before.repo_id in by_id
+                               else self.client.get_repository_by_id(before.repo_id))
+            another[name] = {"repository_id": repo_id, "full_name": by_id[repo_id].get("full_name"), "before": {
+                "repository_id": before.repo_id, "full_name": before.full_name,
+                "stored_on": before.stored_on.isoformat(),
+                "now": earlier.get("full_name") if earlier is not None else status,
+                "in_the_day": before.repo_id in by_id}}
         return Discovered(found, "repository", {
             "watchlist_size": len(full_names),
             "watchlist_found": len(found),
             "watchlist_renamed": dg.MetadataValue.json(renamed),
             "watchlist_missing": dg.MetadataValue.json(missing),
+            "watchlist_name_now_means_another_repository": dg.MetadataValue.json(another),
+            "watchlist_one_repository_under_several_names": dg.MetadataValue.json(
+                {str(repo_id): names for repo_id, names in names_of_one_repository(answered).items()}),
         })
 
     def readmes(self, full_names: list[str]) -> dict[str, Readme]:
