@@ -159,3 +159,25 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("report_days"))
         elif item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.xdist_group(f"e2e-{item.module.__name__.rsplit('.', 1)[-1]}"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No test leaves a process behind. Every process a test starts (an embedded PostgreSQL, `dagster
+    dev`, a code server, Celery workers) names the session's temporary folder in its command line,
+    working folder or environment; once the workers are done (xdist), whatever still does is listed,
+    killed, and fails the session."""
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller looks once every worker has ended
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None)  # None when no test asked for a temporary folder
+    if base is None:
+        return
+    from trender_assets_tests.leftovers import kill, processes_under
+
+    left = processes_under(base)
+    if left:
+        kill(left)
+        session.config.get_terminal_writer().line(
+            "\ntests left processes behind (killed now):\n" + "\n".join(f"  {line}" for line in left.values()),
+            red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
