@@ -265,7 +265,7 @@ class GitHubResource(dg.ConfigurableResource):
             another[name] = {"repository_id": repo_id, "full_name": by_id[repo_id].get("full_name"), "before": {
                 "repository_id": before.repo_id, "full_name": before.full_name,
                 "stored_on": before.stored_on.isoformat(),
-                "now": earlier.get("full_name") if earlier is not None else status,
+                "now": earlier.get("full_name") if isinstance(earlier, dict) else status,
                 "in_the_day": before.repo_id in by_id}}
         return Discovered(found, "repository", {
             "watchlist_size": len(full_names),
