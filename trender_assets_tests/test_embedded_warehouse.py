@@ -5,8 +5,13 @@ Runs whatever TRENDER_TEST_DATABASE_URL says, so CI covers both database paths.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+
+import pytest
 
 import sqlalchemy as sa
 
@@ -44,3 +49,51 @@ def test_run_on_the_embedded_default_then_stop(cli_env, tmp_path):
     finally:
         stopped = trender(env, "db", "stop")
     assert stopped.returncode == 0 and stopped.stdout.startswith("stopped")
+
+
+def _postgres_processes(folder: Path) -> list[int]:
+    """Processes whose command line names ``folder`` (a postmaster runs with ``-D <pgdata>``)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        if any(str(folder) in part for part in process.info["cmdline"] or ()):
+            found.append(process.info["pid"])
+    return found
+
+
+@pytest.fixture
+def data_dir():
+    """A TRENDER_DATA_DIR outside pytest's own temporary root: run as root, the embedded server runs as
+    another user, who must traverse the folders above it, and every pytest session that starts takes
+    those permissions away from pytest's root again."""
+    with tempfile.TemporaryDirectory(prefix="trender-embedded-", ignore_cleanup_errors=True) as folder:
+        yield Path(folder)
+
+
+def test_db_url_prints_the_url_and_starts_nothing(data_dir, tmp_path):
+    pgdata = data_dir / "pgdata"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TRENDER_CONFIG")}
+    env.update({"TRENDER_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(tmp_path)})
+    try:
+        assert trender(env, "db", "url").returncode != 0  # no server yet: none is created for a URL
+        assert not pgdata.exists()
+
+        starting = subprocess.run([sys.executable, "-c", URL_OF_EMBEDDED], env=env, capture_output=True, text=True)
+        assert starting.returncode == 0, starting.stderr
+        started = starting.stdout.strip()
+        running = trender(env, "db", "url")
+        assert running.returncode == 0, running.stderr
+        assert running.stdout.strip() == started.replace("+psycopg", "")
+        assert "is running" in running.stderr
+
+        assert trender(env, "db", "stop").stdout.startswith("stopped")
+        stopped = trender(env, "db", "url")
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout.strip() == running.stdout.strip()  # the URL it has once started again
+        assert "not running" in stopped.stderr
+        assert not (pgdata / "postmaster.pid").exists()
+        assert _postgres_processes(pgdata) == []
+    finally:
+        trender(env, "db", "stop", "--force")
+        assert _postgres_processes(pgdata) == []

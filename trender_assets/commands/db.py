@@ -15,7 +15,8 @@ def db() -> None:
 @db.command()
 def url() -> None:
     """Print the warehouse's URL, e.g. for psql: DATABASE_URL's (password hidden), else the embedded
-    server's (started if needed)."""
+    server's, saying whether it is running. It starts nothing: `db url` after `db stop` leaves the
+    server stopped."""
     from trender_assets.warehouse.engine import normalize_url, shown_url
 
     configured = os.environ.get("DATABASE_URL")
@@ -23,9 +24,19 @@ def url() -> None:
         click.echo(shown_url(normalize_url(configured)))
         click.echo("trender: notice: the warehouse is the server named by DATABASE_URL (password hidden)", err=True)
         return
-    from trender_assets.warehouse.embedded import embedded_database_url
+    from trender_assets.errors import WarehouseUnavailable
+    from trender_assets.warehouse.embedded import embedded_url_if_any, pgdata_dir
 
-    click.echo(embedded_database_url().replace("+psycopg", ""))
+    address, running = embedded_url_if_any()
+    if address is None:
+        raise WarehouseUnavailable(f"no embedded PostgreSQL in {pgdata_dir()} yet: the first command that needs "
+                                   "the warehouse (e.g. trender run) creates and starts it")
+    click.echo(address.replace("+psycopg", "", 1))
+    if running:
+        click.echo(f"trender: notice: the embedded PostgreSQL in {pgdata_dir()} is running", err=True)
+    else:
+        click.echo(f"trender: notice: the embedded PostgreSQL in {pgdata_dir()} is not running; the next command "
+                   "that needs the warehouse (e.g. trender run) starts it", err=True)
 
 
 @db.command()

@@ -13,6 +13,7 @@ import os
 import subprocess
 import warnings
 from pathlib import Path
+from typing import Optional
 
 import sqlalchemy as sa
 
@@ -41,6 +42,12 @@ def _server():
         raise WarehouseUnavailable(f"cannot start the embedded PostgreSQL in {pgdata}: {first_line}") from None
 
 
+def _database_url(server_uri: str) -> str:
+    """The ``trender`` database's URL on the server pgserver names by ``server_uri``."""
+    admin_url = server_uri.replace("postgresql://", "postgresql+psycopg://", 1)
+    return sa.make_url(admin_url).set(database=DATABASE).render_as_string(hide_password=False)
+
+
 def embedded_database_url() -> str:
     """Start (or join) the embedded server and return the URL of the ``trender`` database."""
     server = _server()
@@ -56,7 +63,26 @@ def embedded_database_url() -> str:
                     pass  # another process created it first
     finally:
         engine.dispose()
-    return sa.make_url(admin_url).set(database=DATABASE).render_as_string(hide_password=False)
+    return _database_url(server.get_uri())
+
+
+def embedded_url_if_any() -> tuple[Optional[str], bool]:
+    """The ``trender`` database's URL and whether its server is running, starting nothing: asking for
+    an address must not bring back a server that was stopped. A stopped server's URL is the one it has
+    once a command starts it again; there is none (None) before the server was ever created."""
+    pgdata = pgdata_dir()
+    if not (pgdata / "PG_VERSION").exists():
+        return None, False
+    pgserver = _pgserver()
+    with pgserver.PostgresServer._lock:  # no server starts or stops while we look
+        info = pgserver.PostmasterInfo.read_from_pgdata(pgdata)
+        if info is not None and info.is_running():  # pgserver's own test: it joins this server
+            return _database_url(info.get_uri()), True
+        if os.name != "posix":  # elsewhere the port is chosen as the server starts
+            return None, False
+        # where pgserver will put the socket when it starts this folder (its own rule, its own path form)
+        socket_dir = pgserver.find_suitable_socket_dir(pgdata.resolve(), pgserver.PostgresServer.runtime_path)
+        return _database_url(f"postgresql://postgres:@/postgres?host={socket_dir}"), False
 
 
 def _pgserver():
