@@ -12,13 +12,18 @@ category, and its key is the partition key of the ``language`` dimension::
       team: {watchlist: [dagster-io/dagster, pola-rs/polars]}   # fetched every day, whatever their rank
 
 The file is read once per process (the code location builds its partitions from it when it loads);
-a bad entry is one ``ConfigurationError`` line naming the file and the entry.
+a bad entry is one ``ConfigurationError`` line naming the file and the entry. Whatever is at
+``./trender.yaml`` is the configuration: a path there that is not a readable regular file (a
+dangling symlink, a FIFO, a device) is an error naming it, never a reason to fall back to the
+built-in categories.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import reprlib
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +41,9 @@ _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,38}")
 _TOPIC = re.compile(r"[a-z0-9][a-z0-9-]{0,49}")  # GitHub's topic rule
 _FILE = re.compile(r"[A-Za-z0-9._-]{1,100}")  # one name at the root: no folders, no qualifiers
 _LANGUAGE = re.compile(r"[^\s:\"]+(?: [^\s:\"]+)*")
+MAX_CONFIG_BYTES = 1 << 20
+"""A configuration file is read up to this size (1 MiB, far above any real one); a larger one is
+refused rather than held in memory."""
 WATCHLIST_LIMIT = 1000  # one GitHub request each, every day: a longer list would eat the hourly quota
 
 
@@ -101,7 +109,8 @@ def config_path() -> Optional[Path]:
             raise ConfigurationError(f"{CONFIG_VARIABLE} names {path}, which is not a file")
         return path
     here = Path.cwd() / CONFIG_FILE
-    return here if here.is_file() else None
+    # anything at the path (even a symlink to nothing) is the configuration: _read says what is wrong with it
+    return here if os.path.lexists(here) else None
 
 
 def parse(text: str, source: str = CONFIG_FILE) -> tuple[Category, ...]:
@@ -146,15 +155,28 @@ def _loader():
     import yaml
 
     class UniqueKeyLoader(yaml.SafeLoader):
-        pass
+        def compose_node(self, parent, index):
+            # No aliases: a few hundred bytes of nested aliases ("billion laughs") stand for billions of
+            # values, which an error line or any walk over the document would write out. A category
+            # file has nothing to repeat that is worth that risk.
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed in trender.yaml: write the value out",
+                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
 
     UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
     return UniqueKeyLoader
 
 
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxstring, _SHORT_REPR.maxother = 3, 200, 200
+
+
 def _shown(value: object) -> str:
-    """A value for an error line: its repr, cut short so a pasted blob stays one readable line."""
-    text = repr(value)
+    """A value for an error line: its repr, cut short so a pasted blob stays one readable line (and
+    cut while it is written, so a value of any size costs no more than its first few items)."""
+    text = _SHORT_REPR.repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -213,10 +235,41 @@ def _load(path: Optional[str]) -> tuple[Category, ...]:
     if path is None:
         return DEFAULT
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = _read(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigurationError(f"{path}: cannot be read: {exc.__class__.__name__}") from None
     return parse(text, path)
+
+
+_KINDS_OF_FILE = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _read(path: str) -> bytes:
+    """The bytes of a configuration file. Only a regular file is configuration: it is opened without
+    waiting (a FIFO with no writer would block for ever), what was opened is checked (so a path
+    swapped after a check cannot slip through) and at most MAX_CONFIG_BYTES are read (``/dev/zero``
+    never ends)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: does not exist (a symlink to a missing file?); "
+                                 f"trender.yaml must be a file") from None
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot be read: {exc.__class__.__name__}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((name for test, name in _KINDS_OF_FILE if test(mode)), "not a file")
+        raise ConfigurationError(f"{path}: not a regular file ({kind}); trender.yaml must be a file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigurationError(f"{path}: cannot be read: {exc.__class__.__name__}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigurationError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; a category file is far smaller")
+    return data
 
 
 def configured() -> tuple[Category, ...]:

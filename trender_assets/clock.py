@@ -52,13 +52,34 @@ def parse_date(value: str, what: str = "date") -> date:
         raise ConfigurationError(f"invalid {what} {value!r}: expected a date as YYYY-MM-DD") from None
 
 
+def snapshot_today() -> date:
+    """Today (UTC) as the last day that can have a snapshot. The partitions run from START_DATE to
+    the real clock's today (Dagster's own clock), so a frozen clock (TRENDER_NOW) before the first
+    day or after the real today names a day with no partition: that is said of the clock, in one
+    line, for a command with or without a day of its own."""
+    today, first = utc_today(), date.fromisoformat(START_DATE)
+    frozen = frozen_now() is not None
+    if today < first:
+        raise ConfigurationError(
+            f"TRENDER_NOW makes today {today}, before the first partition day ({first}): no day can be "
+            "snapshotted; unset it or set a later time" if frozen else
+            f"today ({today}, the system clock) is before the first partition day ({first}): check the clock")
+    real_today = datetime.now(timezone.utc).date()
+    if frozen and today > real_today:
+        raise ConfigurationError(
+            f"TRENDER_NOW makes today {today}, after the real today ({real_today}): its partition does not "
+            "exist yet; unset it or set an earlier time")
+    return today
+
+
 def parse_snapshot_day(value: Optional[str], what: str) -> date:
-    """A day that can have a snapshot: a date within the partitions (START_DATE .. today, UTC); None
-    is today."""
+    """A day that can have a snapshot: a date within the partitions (START_DATE .. today, UTC, see
+    ``snapshot_today``); None is today."""
+    last = snapshot_today()
     if value is None:
-        return utc_today()
+        return last
     day = parse_date(value, what)
-    first, last = date.fromisoformat(START_DATE), utc_today()
+    first = date.fromisoformat(START_DATE)
     if not first <= day <= last:
         raise ConfigurationError(
             f"{what} {value} is outside the partitions: snapshots exist from {first} to today ({last})"

@@ -257,7 +257,7 @@ def test_configured_categories_run_a_day_and_a_backfill(cli_env, engine, fake_gi
     ]
 
     page = (tmp_path / "reports" / f"trending-{DAY.isoformat()}.html").read_text()
-    for section in ('id="rust"', 'id="llm"', 'id="team"', 'id="rising"', "Rising this week",
+    for section in ('id="category-rust"', 'id="category-llm"', 'id="category-team"', 'id="rising"', "Rising this week",
                     'data-repo="watched/newname"', 'data-repo="agents/chain"'):
         assert section in page
 
@@ -351,5 +351,5 @@ def test_removing_a_category_keeps_its_history_and_adding_one_keeps_the_rest(cli
     assert rows(engine, GO_FACTS, d=DAY) == go_facts  # re-ranked overall with rust, the same within go
     assert {r["language"] for r in rows(engine, "select language from analytics_trending_now")} == {"go", "rust"}
     page = (tmp_path / "reports" / f"trending-{DAY.isoformat()}.html").read_text()
-    assert 'id="rust"' in page and 'id="go"' in page
+    assert 'id="category-rust"' in page and 'id="category-go"' in page
     assert trender({**env, "TRENDER_CONFIG": str(config)}, "run", "--language", "go").returncode == 2

@@ -337,7 +337,7 @@ def test_report_in_a_browser(report_days, served_reports, browser_page):
     facts = rows(report_days["engine"], "select language, repo_full_name, momentum_score from fact_repo_snapshots"
                                         " where snapshot_date = :d", d=DAY)
     for category, title in SECTIONS:
-        section = page.locator(f"section#{category}")
+        section = page.locator(f"section#category-{category}")
         assert section.locator("h2").inner_text().startswith(title)
         names = section.locator("article.card").evaluate_all("els => els.map(e => e.dataset.repo)")
         momentum = [float(m) for m in section.locator("article.card").evaluate_all(
@@ -352,7 +352,7 @@ def test_report_in_a_browser(report_days, served_reports, browser_page):
         assert first.locator("h3 a").get_attribute("href").startswith("https://github.com/")
 
     # a README expands on click, rendered from Markdown
-    card = page.locator(f"article#python-{PAYLOAD_REPO_ID}")
+    card = page.locator(f"article#card-python-{PAYLOAD_REPO_ID}")
     readme = card.locator("details.readme")
     assert not readme.locator(".md").is_visible()
     readme.locator("summary").first.click()
