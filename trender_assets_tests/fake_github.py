@@ -29,6 +29,7 @@ import re
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
@@ -520,7 +521,8 @@ class FakeGitHub:
     def _respond(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
                  body: bytes = b"", crowded: bool = False) -> _Response:
         authed = bool(headers.get("authorization"))
-        fault = self._crowded_fault(path) if crowded else self._take_fault(path) or self._chaos_fault(path)
+        fault = (self._crowded_fault(path) if crowded else self._take_fault(path) or self._chaos_fault(path)
+                 or self._limit_chaos_fault(path, headers))
         response: Optional[_Response] = None
         if fault is not None and fault.raw_body is not None:
             response = _Response(fault.status, fault.raw_body,
@@ -603,6 +605,61 @@ class FakeGitHub:
         """GitHub's answer to too many concurrent requests: a secondary rate limit with retry-after."""
         return _Fault(path, 403, 1, {"retry-after": "1"}, _error_body(
             "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", 403), 0.0)
+
+    def enable_limit_chaos(self, seed: int, server_errors: float = 0.08, secondary: float = 0.04,
+                           primary: float = 0.02, penalty: float = 2.0) -> None:
+        """GitHub's limits as it enforces them on a busy day, drawn from ``seed``: a share of requests
+        answers 5xx, meets a secondary limit or finds its primary bucket just spent (reset one to two
+        seconds away). A secondary limit penalises the whole token: for ``penalty`` seconds (of
+        ``clock``) every request of that token is refused again (403, ``retry-after``), and each
+        refusal starts the penalty over. A spent bucket refuses that token's requests of that resource
+        until its reset. A client that waits as told, and resumes gently, ends with the same data."""
+        import random
+
+        with self._lock:
+            self._limit_chaos = (random.Random(seed), server_errors, secondary, primary, penalty)
+            self._penalised: dict[str, float] = {}  # authorization -> end of its secondary penalty
+            self._spent: dict[tuple[str, str], int] = {}  # (authorization, resource) -> reset epoch
+        self.limit_chaos_answers: Counter = Counter()
+
+    def _limit_chaos_fault(self, path: str, headers: dict[str, str]) -> Optional[_Fault]:
+        chaos = getattr(self, "_limit_chaos", None)
+        if not chaos or not path.startswith(("/search/", "/repos/", "/repositories/", "/graphql")):
+            return None
+        rng, server_errors, secondary, primary, penalty = chaos
+        who, resource = headers.get("authorization", ""), self._resource(path)
+        with self._lock:
+            now = self.clock()
+            if now < self._penalised.get(who, float("-inf")):
+                kind = "secondary (inside the penalty)"
+            elif now < self._spent.get((who, resource), float("-inf")):
+                kind = "primary (spent)"
+            else:
+                draw = rng.random()
+                kind = ("5xx" if draw < server_errors else "secondary" if draw < server_errors + secondary
+                        else "primary" if draw < server_errors + secondary + primary else None)
+                if kind == "primary":
+                    self._spent[(who, resource)] = int(now) + rng.choice((1, 2))
+            if kind is None:
+                return None
+            self.limit_chaos_answers[kind] += 1
+            if kind.startswith("secondary"):
+                self._penalised[who] = now + penalty
+            reset = self._spent.get((who, resource), 0)
+            server_error = rng.choice((500, 502, 503)) if kind == "5xx" else 0
+        if kind == "5xx":
+            return _Fault(path, server_error, 1, {}, None, 0.0)
+        if kind.startswith("secondary"):
+            return _Fault(path, 403, 1, {"retry-after": str(math.ceil(penalty))}, _error_body(
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", 403),
+                0.0)
+        spent = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset), "x-ratelimit-resource": resource}
+        if path == "/graphql":
+            return _Fault(path, 200, 1, spent, None, 0.0,
+                          raw_body=b'{"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}]}')
+        return _Fault(path, 403, 1, spent, _error_body(
+            "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include"
+            " the request ID.", 403, "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"), 0.0)
 
     def _take_fault(self, path: str) -> Optional[_Fault]:
         with self._lock:

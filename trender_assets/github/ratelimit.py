@@ -10,6 +10,16 @@ A bucket GitHub reported at ``remaining: 0`` gets no request until its reset: re
 flight count against ``remaining`` (they are reserved when acquired and released when answered),
 so concurrent threads cannot all slip through on the last unit and meet a 403 each.
 
+A request is given a token only when it can leave at once (the bound on requests in flight is kept
+here too), so no queue forms behind a token's back that would leave into a limit it has since met.
+After a secondary limit the token resumes gently: when its window ends, its requests leave one at a
+time until GitHub answers one without a limit, never the whole queue in the same millisecond
+(GitHub penalises a token again, and for longer, for every request inside the window).
+
+Waiting on a limit is bounded by time, not by a number of answers: a request waits at most
+``max_wait_seconds`` for a token to be ready, and in total from the first limit it met (the caller
+passes that ``deadline``).
+
 Ours because GitHub's quotas are per token and per resource and reported in headers; generic rate
 limiters (pyrate-limiter, limits) count requests against a fixed rate and cannot honour a reported
 reset or pick the token with the most quota left.
@@ -33,6 +43,9 @@ ANONYMOUS_PER_MINUTE = {"search": 10}
 RESOURCES = ("core", "search", "code_search", "graphql")
 RESET_MARGIN = 1.0
 """Seconds past ``x-ratelimit-reset`` before a bucket is trusted again (as octokit does)."""
+MIN_REST = 1.0
+"""Seconds a token rests at least after any limit answer: one that asks for no wait (``retry-after:
+0``, a reset already past) is not answered by a flood of requests."""
 _IN_FLIGHT_POLL = 0.5
 
 
@@ -67,12 +80,15 @@ class Quota:
 
 class RateGovernor:
     def __init__(self, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 max_wait_seconds: float = 900.0, pace: bool = True):
+                 max_wait_seconds: float = 900.0, pace: bool = True, max_in_flight: int = 4):
         self._clock = clock
         self._sleep = sleep
         self._max_wait = max_wait_seconds
         self._pace = pace
+        self._max_in_flight = max(1, max_in_flight)
+        self._in_flight = 0
         self._quotas: dict[tuple[str, str], Quota] = {}
+        self._resuming: dict[str, float] = {}  # token -> end of its secondary limit: one request at a time
         self._changed = threading.Condition()
 
     def _quota(self, identity: str, resource: str) -> Quota:
@@ -85,16 +101,27 @@ class RateGovernor:
             return 60.0 / ANONYMOUS_PER_MINUTE["search"]
         return SEARCH_SPACING
 
-    def acquire(self, identities: Sequence[str], resource: str, what: str) -> str:
-        """Reserve one request: the token that is not blocked and has the most quota left. Waits
-        (bounded) when none is ready; every acquire must be followed by ``release``."""
+    def _token_in_flight(self, identity: str) -> int:
+        return sum(q.in_flight for (i, _resource), q in self._quotas.items() if i == identity)
+
+    def acquire(self, identities: Sequence[str], resource: str, what: str,
+                deadline: Optional[float] = None) -> str:
+        """Reserve one request: the token that is not blocked and has the most quota left, once a
+        request may leave. Waits (bounded by ``max_wait_seconds`` and by ``deadline``, a clock time)
+        when none is ready; every acquire must be followed by ``release``."""
         while True:
             with self._changed:
+                if self._in_flight >= self._max_in_flight:  # every slot is busy: an answer frees one
+                    self._changed.wait(_IN_FLIGHT_POLL)
+                    continue
                 now = self._clock()
                 ready_at, awaiting_answers = {}, False
                 for identity in identities:
                     q = self._quota(identity, resource)
                     ready = max(q.blocked_until, q.last_sent + self._interval(identity, resource))
+                    if identity in self._resuming and ready <= now and self._token_in_flight(identity):
+                        awaiting_answers = True  # resuming after a secondary limit: one at a time
+                        ready = float("inf")
                     spendable = q.spendable(now)
                     if spendable is not None and spendable <= 0:
                         if q.remaining > 0:  # the last units are in flight: their answers will tell
@@ -113,15 +140,21 @@ class RateGovernor:
                     q = self._quota(choice, resource)
                     q.last_sent = now
                     q.in_flight += 1
+                    self._in_flight += 1
                     return choice
-                if awaiting_answers:
-                    self._changed.wait(_IN_FLIGHT_POLL)
-                    continue
                 wait = min(ready_at.values()) - now
+                if awaiting_answers:  # an answer in flight will tell (and may come before ``wait``)
+                    self._changed.wait(min(wait, _IN_FLIGHT_POLL))
+                    continue
             if wait > self._max_wait:
                 raise GitHubRateLimited(
                     f"GitHub rate limit for {resource} reached while fetching {what}; every token is blocked "
                     f"for another {wait:.0f}s, more than the allowed wait of {self._max_wait:.0f}s"
+                )
+            if deadline is not None and now + wait > deadline:
+                raise GitHubRateLimited(
+                    f"GitHub rate limits kept refusing {what} for longer than the allowed wait of "
+                    f"{self._max_wait:.0f}s"
                 )
             self._sleep(wait)
 
@@ -130,6 +163,7 @@ class RateGovernor:
         with self._changed:
             q = self._quota(identity, resource)
             q.in_flight = max(0, q.in_flight - 1)
+            self._in_flight = max(0, self._in_flight - 1)
             self._changed.notify_all()
 
     def observe(self, identity: str, resource: str, headers) -> None:
@@ -146,11 +180,25 @@ class RateGovernor:
             q.reset_at = new_reset
             self._changed.notify_all()
 
-    def block(self, identity: str, resources: Sequence[str], until: float) -> None:
+    def block(self, identity: str, resources: Sequence[str], until: float, secondary: bool = False) -> None:
+        """A limit answer: the token rests on ``resources`` until ``until`` (at least ``MIN_REST``);
+        after a ``secondary`` limit it resumes one request at a time (see ``settled``)."""
         with self._changed:
+            until = max(until, self._clock() + MIN_REST)
             for resource in resources:
                 q = self._quota(identity, resource)
                 q.blocked_until = max(q.blocked_until, until)
+            if secondary:
+                self._resuming[identity] = max(self._resuming.get(identity, until), until)
+
+    def settled(self, identity: str, sent_at: float) -> None:
+        """GitHub answered, without a limit, a request of the token sent at ``sent_at``: once that
+        request left after the token's secondary limit ended, its requests may leave together again
+        (an answer to one sent before says nothing about the limit)."""
+        with self._changed:
+            if identity in self._resuming and sent_at >= self._resuming[identity]:
+                del self._resuming[identity]
+                self._changed.notify_all()
 
     def remaining(self) -> dict[str, int]:
         """Quota left per resource, summed over tokens (what the run can still spend)."""

@@ -54,6 +54,8 @@ class Answer:
 class _Retryable(Exception):
     """A failure worth retrying; ``wait`` is the delay to honour before the next attempt, if any."""
 
+    counted = True  # spends one of the call's ``max_attempts``
+
     def __init__(self, reason: str, wait: Optional[float] = None, answer: Optional[Answer] = None):
         super().__init__(reason)
         self.reason = reason
@@ -61,9 +63,52 @@ class _Retryable(Exception):
         self.answer = answer  # an unusable answer, returned to the caller if it is the last one
 
 
+class _Limited(_Retryable):
+    """A rate-limit answer: not a failure. The governor holds the token for as long as GitHub asked,
+    and the request goes again when a token is ready."""
+
+    counted = False
+
+    def __init__(self, reason: str):
+        super().__init__(reason, wait=0.0)
+
+
+class _Budget:
+    """What one call may still spend.
+
+    Rule: a failure (transport error, 5xx, unusable body, renewed credential) spends one of
+    ``max_attempts``. Waiting on a rate limit is not a failure and spends none: it is bounded by
+    time instead, at most ``max_rate_limit_wait_seconds`` from the first limit answer the call met
+    (``deadline``, enforced by the governor), so a day waits out GitHub's limits and only a limit
+    beyond the allowed wait fails it."""
+
+    def __init__(self, max_attempts: int, max_wait: float, clock: Callable[[], float]):
+        self.max_attempts, self._max_wait, self._clock = max_attempts, max_wait, clock
+        self.failures = 0
+        self.deadline: Optional[float] = None
+        self._last_counted = True
+
+    def retry(self, state: tenacity.RetryCallState) -> bool:
+        """tenacity's retry condition (asked first, once per outcome): books the outcome."""
+        exc = state.outcome.exception() if state.outcome else None
+        if not isinstance(exc, _Retryable):
+            return False
+        self._last_counted = exc.counted
+        if exc.counted:
+            self.failures += 1
+        elif isinstance(exc, _Limited) and self.deadline is None:
+            self.deadline = self._clock() + self._max_wait
+        return True
+
+    def spent(self, state: tenacity.RetryCallState) -> bool:
+        """tenacity's stop condition: whether the call must give up after this outcome."""
+        return self._last_counted and self.failures >= self.max_attempts
+
+
 class Transport:
-    """Every request to GitHub goes through ``request``: at most ``max_attempts`` HTTP requests per
-    call, whatever went wrong (transport error, 5xx, rate limit, renewed credential, unusable body)."""
+    """Every request to GitHub goes through ``request``: at most ``max_attempts`` failed HTTP requests
+    per call, whatever went wrong (transport error, 5xx, renewed credential, unusable body); rate
+    limits are waited out within the allowed wait (see ``_Budget``)."""
 
     def __init__(self, api_url: str, credentials: Sequence[Credential], api_version: str = "2022-11-28",
                  timeout_seconds: float = 30.0, max_attempts: int = 5, backoff_seconds: float = 1.0,
@@ -83,9 +128,9 @@ class Transport:
         self._backoff = backoff_seconds
         self._secondary_wait = secondary_limit_wait_seconds
         self._secondary_strikes: Counter = Counter()
-        self._governor = RateGovernor(clock=clock, sleep=self._timed_sleep,
-                                      max_wait_seconds=max_rate_limit_wait_seconds, pace=pace)
-        self._in_flight = threading.BoundedSemaphore(max(1, max_concurrency))
+        self._max_wait = max_rate_limit_wait_seconds
+        self._governor = RateGovernor(clock=clock, sleep=self._timed_sleep, max_wait_seconds=self._max_wait,
+                                      pace=pace, max_in_flight=max_concurrency)
         self._http = httpx.Client(
             base_url=api_url.rstrip("/"),
             headers={"User-Agent": USER_AGENT, "Accept": JSON_MEDIA, "X-GitHub-Api-Version": api_version},
@@ -112,18 +157,20 @@ class Transport:
     def request(self, path_or_url: str, what: str, params: Optional[dict] = None, accept: str = JSON_MEDIA,
                 conditional: bool = False, method: str = "GET", json_body: Any = None,
                 usable: Optional[Usable] = None) -> Answer:
-        """Send until the answer is usable, at most ``max_attempts`` times. With ``usable`` the body
-        is parsed as JSON and judged: an unusable one is retried like a transport failure and, if
-        the last attempt is still unusable, returned with its ``problem`` for the caller to name."""
+        """Send until the answer is usable, failing at most ``max_attempts`` times. With ``usable`` the
+        body is parsed as JSON and judged: an unusable one is retried like a transport failure and,
+        if the last attempt is still unusable, returned with its ``problem`` for the caller to name."""
+        budget = _Budget(self.max_attempts, self._max_wait, self._clock)
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            stop=tenacity.stop_after_attempt(self.max_attempts),
-            wait=self._delay, before_sleep=self._count_retry, sleep=self._sleep_between, reraise=True,
+            retry=budget.retry, stop=budget.spent,
+            wait=lambda state: self._delay(state, budget.failures), before_sleep=self._count_retry,
+            sleep=self._sleep_between, reraise=True,
         )
         try:
             for attempt in retrying:
                 with attempt:
-                    response = self._send(method, path_or_url, params, accept, what, conditional, json_body)
+                    response = self._send(method, path_or_url, params, accept, what, conditional, json_body,
+                                          budget.deadline)
                     if usable is None:
                         return Answer(response, None)
                     body = answers.json_body(response)
@@ -138,11 +185,11 @@ class Transport:
                               f"{self.max_attempts} attempts ({exc.reason.split(': ')[-1]})") from None
         raise AssertionError("unreachable")
 
-    def _delay(self, state: tenacity.RetryCallState) -> float:
+    def _delay(self, state: tenacity.RetryCallState, failures: int) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retryable) and exc.wait is not None:
             return exc.wait  # e.g. 0 after a rate limit: the governor waits for the token's reset
-        return self._backoff * (2 ** (state.attempt_number - 1)) + random.uniform(0, self._backoff)
+        return self._backoff * (2 ** max(0, failures - 1)) + random.uniform(0, self._backoff)
 
     def _count_retry(self, state: tenacity.RetryCallState) -> None:
         """Only a retry that will happen is counted and logged (tenacity computes a wait for the
@@ -167,9 +214,9 @@ class Transport:
     # -- one HTTP request ------------------------------------------------------------------------
 
     def _send(self, method: str, path_or_url: str, params: Optional[dict], accept: str, what: str,
-              conditional: bool, json_body: Any) -> httpx.Response:
+              conditional: bool, json_body: Any, deadline: Optional[float] = None) -> httpx.Response:
         resource = resource_for(httpx.URL(path_or_url).path or path_or_url)
-        identity = self._governor.acquire(self._identities, resource, what)
+        identity = self._governor.acquire(self._identities, resource, what, deadline)
         try:
             return self._send_as(identity, resource, method, path_or_url, params, accept, what,
                                  conditional, json_body)
@@ -189,19 +236,15 @@ class Transport:
         cached = self.cache.get(key) if key else None
         if cached:
             headers["If-None-Match"] = cached.etag
+        sent_at = self._clock()
         try:
-            with self._in_flight:
-                response = self._http.request(method, path_or_url, params=params, headers=headers, json=json_body)
+            response = self._http.request(method, path_or_url, params=params, headers=headers, json=json_body)
         except httpx.TransportError as exc:
             raise _Retryable(f"{what}: {type(exc).__name__}") from None
         self._governor.observe(identity, resource, response.headers)
         self.telemetry.record(resource, response, httpx.URL(url).path)
         self.telemetry.remaining = self._governor.remaining()
         status = response.status_code
-        if status == 304 and cached:
-            return httpx.Response(200, content=cached.body, headers={"content-type": cached.content_type,
-                                                                      "x-trender-cache": "hit",
-                                                                      "etag": cached.etag})
         if status >= 500:
             raise _Retryable(f"{what}: HTTP {status}")
         if status == 401:
@@ -217,15 +260,20 @@ class Transport:
             reset = (response.headers.get("x-ratelimit-reset") or "").strip()
             until = float(reset) + 1.0 if reset.isdigit() else self._clock() + self._secondary_wait
             self._governor.block(identity, ["graphql"], until)
-            raise _Retryable(f"{what}: GraphQL rate limited", wait=0.0)
+            raise _Limited(f"{what}: GraphQL rate limited")
         self._secondary_strikes[identity] = 0
+        self._governor.settled(identity, sent_at)
+        if status == 304 and cached:
+            return httpx.Response(200, content=cached.body, headers={"content-type": cached.content_type,
+                                                                      "x-trender-cache": "hit",
+                                                                      "etag": cached.etag})
         if key and status == 200 and response.headers.get("etag"):
             self.cache.put(key, url, identity, CachedResponse(
                 response.headers["etag"], response.content, response.headers.get("content-type", "")))
         return response
 
     def _rate_limited(self, identity: str, resource: str, response: httpx.Response, what: str) -> None:
-        """Book a rate-limit answer against the token and raise _Retryable, or a clear error."""
+        """Book a rate-limit answer against the token and raise _Limited, or a clear error."""
         status = response.status_code
         retry_after = (response.headers.get("retry-after") or "").strip()
         remaining = response.headers.get("x-ratelimit-remaining")
@@ -233,14 +281,14 @@ class Transport:
         message = answers.message(response)
         now = self._clock()
         if retry_after.isdigit():  # secondary limit: the whole token rests, exactly as long as asked
-            self._governor.block(identity, RESOURCES, now + float(retry_after))
+            self._governor.block(identity, RESOURCES, now + float(retry_after), secondary=True)
         elif remaining == "0":  # primary limit of this resource: rest until it resets
             until = float(reset) + 1.0 if reset.isdigit() else now + self._secondary_wait
             self._governor.block(identity, [response.headers.get("x-ratelimit-resource") or resource], until)
         elif "secondary rate limit" in message.lower() or status == 429:
             self._secondary_strikes[identity] += 1
             wait = self._secondary_wait * 2 ** (self._secondary_strikes[identity] - 1)
-            self._governor.block(identity, RESOURCES, now + wait)
+            self._governor.block(identity, RESOURCES, now + wait, secondary=True)
         else:
             raise GitHubAuthError(f"GitHub refused {what} (HTTP {status}: {message or 'forbidden'})")
-        raise _Retryable(f"{what}: rate limited (HTTP {status})", wait=0.0)
+        raise _Limited(f"{what}: rate limited (HTTP {status})")
