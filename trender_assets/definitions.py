@@ -41,7 +41,7 @@ def default_resources() -> dict:
             oauth_client_secret=_optional_env("GITHUB_OAUTH_CLIENT_SECRET"),
             oauth_url=os.environ.get("GITHUB_OAUTH_URL") or "https://github.com",
             encryption_key=_optional_env("TRENDER_ENCRYPTION_KEY"),
-            api_url=os.environ.get("GITHUB_API_URL") or "https://api.github.com",
+            api_url=_optional_env("GITHUB_API_URL") or "https://api.github.com",  # it may carry a password
             **environment.github_backoff(),
             **environment.github_pacing(),
         ),

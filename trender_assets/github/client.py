@@ -23,6 +23,7 @@ from trender_assets.github import answers, graphql, readmes, search
 from trender_assets.github.cache import ResponseCache
 from trender_assets.github.credentials import Anonymous, Credential
 from trender_assets.github.graphql import NodeLookup
+from trender_assets.github.origin import without_userinfo
 from trender_assets.github.readmes import Readme
 from trender_assets.github.search import SearchHits
 from trender_assets.github.telemetry import Telemetry
@@ -58,7 +59,7 @@ class GitHubClient:
             max_rate_limit_wait_seconds=max_rate_limit_wait_seconds,
             secondary_limit_wait_seconds=secondary_limit_wait_seconds, sleep=sleep, clock=clock,
             max_concurrency=max_concurrency, cache=cache, pace=pace, telemetry=telemetry, logger=logger)
-        self._graphql_url = graphql.graphql_url(api_url)
+        self._graphql_url = graphql.graphql_url(str(without_userinfo(api_url)))  # see ``origin``
 
     def close(self) -> None:
         self._transport.close()

@@ -14,18 +14,39 @@ import hashlib
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Optional
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 import httpx
 import sqlalchemy as sa
 
 from trender_assets.errors import ConfigurationError, GitHubAuthError, GitHubError
+from trender_assets.github import answers
+from trender_assets.github.origin import shown_api_url, without_userinfo
 
 REFRESH_MARGIN_SECONDS = 300  # renew short-lived tokens five minutes before they expire
+OAUTH_ACCESS_SECONDS = 28800  # GitHub's lifetime of a user access token, when its answer names none
 
 
 def token_identity(secret: str) -> str:
     return "token-" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+def unsendable_at(secret: str) -> Optional[int]:
+    """A token travels in an HTTP header: every GitHub token is printable ASCII without spaces.
+    The 1-based position of the first other character (never the character: it is part of a
+    secret), or None when the token can be sent."""
+    return next((i for i, char in enumerate(secret, 1) if not "!" <= char <= "~"), None)
+
+
+def _unreachable(url: str, what: str, exc: Exception) -> GitHubError:
+    return GitHubError(f"GitHub at {shown_api_url(url)} did not answer {what} ({type(exc).__name__})")
+
+
+def _json_object(response: httpx.Response) -> Any:
+    """The body as JSON (``answers.UNREADABLE`` when it is not JSON)."""
+    body = answers.json_body(response)
+    return answers.UNREADABLE if body is None else body
 
 
 class Credential:
@@ -45,6 +66,10 @@ class Anonymous(Credential):
 
 class StaticToken(Credential):
     def __init__(self, secret: str):
+        position = unsendable_at(secret)
+        if position is not None:
+            raise ConfigurationError(f"a token in GITHUB_TOKEN or GITHUB_TOKENS has a character at position {position} "
+                                     "that is not printable ASCII (tokens are); copy it again")
         self._secret = secret
         self.identity = token_identity(secret)
 
@@ -55,8 +80,36 @@ class StaticToken(Credential):
         return f"StaticToken({self.identity})"
 
 
-def _parse_expiry(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+def _parse_expiry(value: Any) -> Optional[float]:
+    """An ISO 8601 time as GitHub writes it (``2026-11-20T15:00:00Z``; no offset means UTC), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    except (ValueError, OverflowError):
+        return None
+
+
+def app_private_key(value: str) -> str:
+    """GITHUB_APP_PRIVATE_KEY: PEM text, or the path of a PEM file. The key is PEM, as GitHub hands
+    it out; a file that is not text (a DER key) or cannot be read is one line naming the variable."""
+    if not value or value.lstrip().startswith("-----"):
+        return value
+    try:
+        path = Path(value).expanduser()
+        data = path.read_bytes() if path.is_file() else None
+    except PermissionError:
+        raise ConfigurationError(f"GITHUB_APP_PRIVATE_KEY names {value}, which cannot be read") from None
+    except (OSError, ValueError, RuntimeError):  # no path at all: too long for one, a NUL, an unknown ~user
+        data = None
+    if data is None:
+        return value  # the key's text itself, judged when the JWT is signed
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"GITHUB_APP_PRIVATE_KEY names {path}, which is not a PEM key (binary, e.g. DER): "
+                                 f"convert it with `openssl pkey -inform DER -in {path} -out key.pem`") from None
 
 
 class AppInstallationToken(Credential):
@@ -84,20 +137,43 @@ class AppInstallationToken(Credential):
             raise ConfigurationError("GITHUB_APP_PRIVATE_KEY is not a valid RSA private key (PEM)") from None
 
     def _renew(self) -> None:
-        response = httpx.post(
-            f"{self._api_url}/app/installations/{self._installation}/access_tokens",
-            headers={"Authorization": f"Bearer {self._jwt()}", "Accept": "application/vnd.github+json",
-                     "X-GitHub-Api-Version": "2022-11-28"},
-            timeout=self._timeout,
-        )
+        what = f"the installation token request for installation {self._installation}"
+        try:
+            response = httpx.post(  # the JWT is the credential: a user and password in the URL are not sent
+                f"{without_userinfo(self._api_url)}/app/installations/{self._installation}/access_tokens",
+                headers={"Authorization": f"Bearer {self._jwt()}", "Accept": "application/vnd.github+json",
+                         "X-GitHub-Api-Version": "2022-11-28"},
+                timeout=self._timeout,
+            )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _unreachable(self._api_url, what, exc) from None
         if response.status_code in (401, 403, 404):
             raise GitHubAuthError(f"GitHub rejected the GitHub App credentials for installation "
                                   f"{self._installation} (HTTP {response.status_code}); check GITHUB_APP_ID, "
                                   "GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID")
         if response.status_code >= 400:
-            raise GitHubError(f"GitHub could not issue an installation token (HTTP {response.status_code})")
-        body = response.json()
-        self._token, self._expires_at = body["token"], _parse_expiry(body["expires_at"])
+            raise GitHubError(f"GitHub could not issue an installation token for installation {self._installation} "
+                              f"(HTTP {response.status_code})")
+        self._token, self._expires_at = self._issued(response, f"GitHub's answer to {what}")
+
+    @staticmethod
+    def _issued(response: httpx.Response, about: str) -> tuple[str, float]:
+        """(token, expiry) from an installation token answer; anything else is one error."""
+        body = _json_object(response)
+        if body is answers.UNREADABLE:
+            raise GitHubError(f"{about} was not JSON (HTTP {response.status_code})")
+        if not isinstance(body, dict):
+            raise GitHubError(f"{about} was not a JSON object")
+        token, expires_at = body.get("token"), _parse_expiry(body.get("expires_at"))
+        if not isinstance(token, str) or not token:
+            raise GitHubError(f"{about} has no token")
+        position = unsendable_at(token)
+        if position is not None:
+            raise GitHubError(f"{about} has a token with a character at position {position} "
+                              "that is not printable ASCII")
+        if expires_at is None:
+            raise GitHubError(f"{about} is unusable: expires_at is not a time")
+        return token, expires_at
 
     def token(self) -> str:
         with self._lock:
@@ -172,25 +248,49 @@ class OAuthUserToken(Credential):
         self._lock = threading.Lock()
 
     def _refresh(self, conn: sa.Connection, refresh_token: str) -> str:
-        response = httpx.post(
-            f"{self._oauth_url}/login/oauth/access_token",
-            data={"client_id": self._client_id, "client_secret": self._secret,
-                  "grant_type": "refresh_token", "refresh_token": refresh_token},
-            headers={"Accept": "application/json"}, timeout=30.0,
-        )
-        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-        if response.status_code >= 400 or "access_token" not in body:
-            raise GitHubAuthError(f"GitHub refused to refresh the OAuth token for client {self._client_id} "
-                                  f"({body.get('error', f'HTTP {response.status_code}')}); authorize again and "
-                                  "store new credentials with `trender auth store-oauth`")
+        what = f"the OAuth token refresh for client {self._client_id}"
+        try:
+            response = httpx.post(  # the client secret is the credential: a user and password in the URL are not sent
+                f"{without_userinfo(self._oauth_url)}/login/oauth/access_token",
+                data={"client_id": self._client_id, "client_secret": self._secret,
+                      "grant_type": "refresh_token", "refresh_token": refresh_token},
+                headers={"Accept": "application/json"}, timeout=30.0,
+            )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _unreachable(self._oauth_url, what, exc) from None
+        access, refresh, access_seconds, refresh_seconds = self._issued(response, f"GitHub's answer to {what}")
         now = datetime.fromtimestamp(self._clock(), tz=timezone.utc)
-        access_expires = now + timedelta(seconds=int(body.get("expires_in", 28800)))
-        refresh_expires = (now + timedelta(seconds=int(body["refresh_token_expires_in"]))
-                           if "refresh_token_expires_in" in body else None)
-        self._store.save(conn, self._client_id, body["access_token"], body["refresh_token"],
-                         access_expires, refresh_expires)
-        self._cached = (body["access_token"], access_expires.timestamp())
-        return body["access_token"]
+        access_expires = now + timedelta(seconds=access_seconds)
+        refresh_expires = now + timedelta(seconds=refresh_seconds) if refresh_seconds is not None else None
+        self._store.save(conn, self._client_id, access, refresh, access_expires, refresh_expires)
+        self._cached = (access, access_expires.timestamp())
+        return access
+
+    def _issued(self, response: httpx.Response, about: str) -> tuple[str, str, int, Optional[int]]:
+        """(access, refresh, access lifetime, refresh lifetime) from a refresh answer; anything else
+        is one error. A lifetime that is not a number is GitHub's default: the pair, which GitHub
+        has already swapped for the old one, is kept rather than lost."""
+        status, body = response.status_code, _json_object(response)
+        if status >= 500:
+            raise GitHubError(f"GitHub could not refresh the OAuth token for client {self._client_id} (HTTP {status})")
+        if body is answers.UNREADABLE and status < 400:
+            raise GitHubError(f"{about} was not JSON (HTTP {status})")
+        body = body if isinstance(body, dict) else {}
+        if status >= 400 or "access_token" not in body:
+            error = body.get("error")
+            reason = error if isinstance(error, str) and error.isidentifier() else f"HTTP {status}"
+            raise GitHubAuthError(f"GitHub refused to refresh the OAuth token for client {self._client_id} "
+                                  f"({reason}); authorize again and store new credentials with "
+                                  "`trender auth store-oauth`")
+        access, refresh = body.get("access_token"), body.get("refresh_token")
+        for name, token in (("access_token", access), ("refresh_token", refresh)):
+            if not isinstance(token, str) or not token or unsendable_at(token) is not None:
+                raise GitHubAuthError(f"{about} has no usable {name}; authorize again and store new "
+                                      "credentials with `trender auth store-oauth`")
+        access_seconds = answers.whole_number(body.get("expires_in"))
+        refresh_seconds = answers.whole_number(body.get("refresh_token_expires_in"))
+        return (access, refresh, access_seconds if access_seconds and access_seconds > 0 else OAUTH_ACCESS_SECONDS,
+                refresh_seconds if refresh_seconds and refresh_seconds > 0 else None)
 
     def _current(self, force: bool) -> str:
         with self._lock:

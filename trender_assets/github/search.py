@@ -15,6 +15,7 @@ import httpx
 
 from trender_assets.errors import GitHubAuthError, GitHubError
 from trender_assets.github import answers
+from trender_assets.github.origin import shown_origin
 from trender_assets.github.transport import Transport
 from trender_assets.logic.discovery import created_qualifier, repository_id
 
@@ -84,9 +85,24 @@ def search(transport: Transport, path: str, query: str, limit: int, extra: dict,
             items.append(item)
             if len(items) == limit:
                 break
-        next_link = response.links.get("next", {}).get("url")
-        url, params = (next_link, None) if next_link else (None, None)
+        url, params = _next_page(transport, response, what), None
     return SearchHits(items, total)
+
+
+def _next_page(transport: Transport, response: httpx.Response, what: str) -> Optional[str]:
+    """The ``Link`` header's next page. It must be on the API's own origin, where the credentials
+    go: a page elsewhere is refused, never followed (not even without the credentials)."""
+    link = response.links.get("next", {}).get("url")
+    if not link:
+        return None
+    try:
+        if transport.on_api_origin(link):
+            return link
+        elsewhere = shown_origin(link)
+    except httpx.InvalidURL:
+        raise GitHubError(f"GitHub's next page of {what} is not a URL; nothing was stored") from None
+    raise GitHubError(f"GitHub's next page of {what} is on another origin ({elsewhere}) than the API's: not "
+                      "followed, as credentials go to the API's origin only; nothing was stored")
 
 
 def repositories(transport: Transport, query: str, limit: int) -> list[dict]:

@@ -26,6 +26,7 @@ from trender_assets.errors import GitHubAuthError, GitHubError
 from trender_assets.github import answers
 from trender_assets.github.cache import CachedResponse, ResponseCache, cache_key
 from trender_assets.github.credentials import Anonymous, Credential
+from trender_assets.github.origin import origin, shown_api_url, userinfo_auth, without_userinfo
 from trender_assets.github.ratelimit import RESOURCES, RateGovernor, resource_for
 from trender_assets.github.telemetry import Telemetry
 
@@ -131,8 +132,10 @@ class Transport:
         self._max_wait = max_rate_limit_wait_seconds
         self._governor = RateGovernor(clock=clock, sleep=self._timed_sleep, max_wait_seconds=self._max_wait,
                                       pace=pace, max_in_flight=max_concurrency)
+        self._shown_url = shown_api_url(api_url.rstrip("/"))
+        self._userinfo = userinfo_auth(api_url)  # see ``origin``: never in a URL httpx sees
         self._http = httpx.Client(
-            base_url=api_url.rstrip("/"),
+            base_url=without_userinfo(api_url.rstrip("/")),
             headers={"User-Agent": USER_AGENT, "Accept": JSON_MEDIA, "X-GitHub-Api-Version": api_version},
             timeout=httpx.Timeout(timeout_seconds, connect=10.0),
             follow_redirects=True,  # renamed or transferred repositories answer 301
@@ -146,7 +149,13 @@ class Transport:
 
     @property
     def base_url(self) -> str:
-        return str(self._http.base_url)
+        """The API's URL as a person may see it (user and password hidden): for messages."""
+        return self._shown_url
+
+    def on_api_origin(self, path_or_url: str) -> bool:
+        """Whether ``path_or_url`` (a path, or an absolute URL) is on the API's own origin: the only
+        place credentials go."""
+        return origin(self._http.base_url.join(path_or_url)) == origin(self._http.base_url)
 
     @property
     def identities(self) -> list[str]:
@@ -227,10 +236,13 @@ class Transport:
                  accept: str, what: str, conditional: bool, json_body: Any) -> httpx.Response:
         credential = self._credentials[identity]
         headers = {"Accept": accept}
-        secret = credential.token()
+        url = str(self._http.build_request(method, path_or_url, params=params).url)
+        # Credentials go to the API's own origin only (scheme, host and port of the API URL): a URL
+        # elsewhere, whoever named it, is sent without Authorization (and no token is renewed for it).
+        at_home = self.on_api_origin(url)
+        secret = credential.token() if at_home else None
         if secret:
             headers["Authorization"] = f"Bearer {secret}"
-        url = str(self._http.build_request(method, path_or_url, params=params).url)
         use_cache = conditional and method == "GET" and self.cache is not None
         key = cache_key(identity, accept, url) if use_cache else None
         cached = self.cache.get(key) if key else None
@@ -238,7 +250,8 @@ class Transport:
             headers["If-None-Match"] = cached.etag
         sent_at = self._clock()
         try:
-            response = self._http.request(method, path_or_url, params=params, headers=headers, json=json_body)
+            response = self._http.request(method, path_or_url, params=params, headers=headers, json=json_body,
+                                          auth=self._userinfo if at_home else None)
         except httpx.TransportError as exc:
             raise _Retryable(f"{what}: {type(exc).__name__}") from None
         self._governor.observe(identity, resource, response.headers)
@@ -268,7 +281,7 @@ class Transport:
                                                                       "x-trender-cache": "hit",
                                                                       "etag": cached.etag})
         if key and status == 200 and response.headers.get("etag"):
-            self.cache.put(key, url, identity, CachedResponse(
+            self.cache.put(key, shown_api_url(url), identity, CachedResponse(
                 response.headers["etag"], response.content, response.headers.get("content-type", "")))
         return response
 

@@ -14,7 +14,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any, ContextManager, Optional
 
 import dagster as dg
@@ -29,6 +28,7 @@ from trender_assets.github.credentials import (
     OAuthTokenStore,
     OAuthUserToken,
     StaticToken,
+    app_private_key,
 )
 from trender_assets.github.graphql import rest_shape
 from trender_assets.github.telemetry import RunTelemetry, partition_spend
@@ -113,10 +113,9 @@ class GitHubResource(dg.ConfigurableResource):
                 found.append(StaticToken(secret.strip()))
         app_id = resolved(self.app_id)
         if app_id:
-            key = resolved(self.app_private_key) or ""
-            if key and not key.lstrip().startswith("-----") and Path(key).expanduser().is_file():
-                key = Path(key).expanduser().read_text()
-            found.append(AppInstallationToken(app_id, key, resolved(self.app_installation_id) or "", self.api_url))
+            key = app_private_key(resolved(self.app_private_key) or "")
+            found.append(AppInstallationToken(app_id, key, resolved(self.app_installation_id) or "",
+                                              resolved(self.api_url)))
         client_id = resolved(self.oauth_client_id)
         if client_id:
             if self.warehouse is None or not resolved(self.encryption_key):
@@ -129,7 +128,7 @@ class GitHubResource(dg.ConfigurableResource):
         """A client configured as this resource is (``credentials``/``overrides`` narrow it, e.g.
         to probe one token); the caller closes it. Runs share ``client`` instead."""
         settings: dict[str, Any] = dict(
-            api_url=self.api_url, api_version=self.api_version, timeout_seconds=self.timeout_seconds,
+            api_url=resolved(self.api_url), api_version=self.api_version, timeout_seconds=self.timeout_seconds,
             max_attempts=self.max_attempts, backoff_seconds=self.backoff_seconds,
             max_rate_limit_wait_seconds=self.max_rate_limit_wait_seconds,
             secondary_limit_wait_seconds=self.secondary_limit_wait_seconds, max_concurrency=self.max_concurrency,
