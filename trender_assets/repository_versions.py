@@ -17,13 +17,15 @@ from typing import Iterable
 import sqlalchemy as sa
 
 from trender_assets.logic.scd2 import Observation, Version, build_versions
+from trender_assets.partition_lock import wait_for_lock
 
 _REBUILD_LOCK_KEY = 7_310_221_002  # arbitrary, constant: "trender SCD2 version rebuild"
 
 
 def lock_versions(conn: sa.Connection) -> None:
-    """Exclusive: no other rebuild or retention touches versions until this transaction ends."""
-    conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _REBUILD_LOCK_KEY})
+    """Exclusive: no other rebuild or retention touches versions until this transaction ends. The
+    wait is not cut by the database's statement or lock timeout."""
+    wait_for_lock(conn, sa.text("select pg_advisory_xact_lock(:k)"), {"k": _REBUILD_LOCK_KEY})
 
 
 def _load_observations(conn: sa.Connection, repo_ids: list[int]) -> dict[int, list[Observation]]:

@@ -27,7 +27,7 @@ from trender_assets.logic.ranking import Candidate, rank_snapshot
 from trender_assets.logic.scd2 import attributes_hash
 from trender_assets.partition_lock import lock_partition
 from trender_assets.partitions import LANGUAGES, by_snapshot_date, daily_partitions
-from trender_assets.raw_fetches import expired_categories, inputs_gone
+from trender_assets.raw_fetches import lost_inputs
 from trender_assets.repository_versions import rebuild_versions
 from trender_assets.resources import TrenderSettings, WarehouseResource
 
@@ -95,9 +95,9 @@ def _guard_inputs(conn: sa.Connection, asset: str, day: date) -> None:
     """Take the day's partition (concurrent runs of it take turns) and refuse to re-derive a day
     whose staging retention deleted: that would erase the facts retention keeps."""
     lock_partition(conn, asset, day.isoformat())
-    expired = expired_categories(conn, day)
-    if expired:
-        raise dg.Failure(inputs_gone(day, expired), allow_retries=False)
+    lost = lost_inputs(conn, day)  # also raw rows retention deleted between this run's steps
+    if lost:
+        raise dg.Failure(lost, allow_retries=False)
 
 
 def _tracked_attributes(row: sa.RowMapping) -> dict:

@@ -8,6 +8,7 @@ mistake is one line instead of a failed run per day.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Optional
 
@@ -65,6 +66,20 @@ def _refuse_expired_days(defs, days: list[date], languages: list[str], refetch: 
                 raise ConfigurationError(refetch_refusal(day, expired))
 
 
+@contextmanager
+def _queries_in_one_line():
+    """A query of the checks before the run that the database cancels (a statement_timeout set for
+    the database or role) or loses is one line, not a traceback."""
+    import sqlalchemy as sa
+
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        cause = (str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]
+        hint = " (is a statement_timeout set for this database or role?)" if "statement timeout" in cause else ""
+        raise TrenderError(f"the warehouse did not answer the checks before the run: {cause}{hint}") from None
+
+
 def run_days(days: list[date], languages: list[str], refetch: bool, verbose: bool = False,
              allow_smaller: bool = False) -> int:
     """Each day in turn through the runner, its lines printed as it ends; the exit code."""
@@ -72,9 +87,10 @@ def run_days(days: list[date], languages: list[str], refetch: bool, verbose: boo
     from trender_assets.abandoned_runs import process_tags
     from trender_assets.runner import materialize_day
 
-    _fail_abandoned_runs(defs, instance)
-    _refuse_expired_days(defs, days, languages, refetch)
-    preflight(defs, days, languages, refetch)
+    with _queries_in_one_line():
+        _fail_abandoned_runs(defs, instance)
+        _refuse_expired_days(defs, days, languages, refetch)
+        preflight(defs, days, languages, refetch)
     failed = 0
     for day in days:
         report = materialize_day(defs, instance, day, languages, refetch=refetch, allow_smaller=allow_smaller,

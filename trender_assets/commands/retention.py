@@ -36,9 +36,12 @@ def retention(dry_run: bool, as_of: Optional[str]) -> None:
         for outcome in summarize(result, day.isoformat()):
             click.echo(outcome.line())
         sys.exit(EXIT_FAILED)
-    deleted = result.output_for_node("apply_retention")
+    deleted = dict(result.output_for_node("apply_retention"))
+    kept = deleted.pop("kept_in_use", [])
     verb = "would delete" if dry_run else "deleted"
     for table, count in deleted.items():
         what = "report pages" if table == "report_files" else f"rows from {table}"
         click.echo(f"{verb} {count:>6} {what}")
+    for day in kept:  # a run holds the day: retention and a run of one day exclude each other
+        click.echo(f"kept {day}: in use by a run; retention deletes it on a later day")
     sys.exit(0)

@@ -24,6 +24,7 @@ from yoyo.connections import parse_uri
 from yoyo.migrations import default_migration_table
 
 from trender_assets.errors import WarehousePrivilegeMissing
+from trender_assets.partition_lock import hold_session_lock_unbounded
 from trender_assets.warehouse.sessions import pin_to_utc, utc_options
 
 SQL_DIR = Path(str(resources.files("trender_assets") / "sql"))
@@ -40,7 +41,7 @@ class AdvisoryLockBackend(PostgresqlPsycopgBackend):
         if self._is_locked:  # re-entered by yoyo itself (its internal schema upgrade)
             yield
             return
-        self.execute("select pg_advisory_lock(:k)", {"k": MIGRATION_LOCK_KEY})
+        hold_session_lock_unbounded(self.connection, MIGRATION_LOCK_KEY)  # not cut by a statement_timeout
         self._is_locked = True
         try:
             # Whoever holds the advisory lock is the only migrator, so any lock row is stale: an
