@@ -9,6 +9,7 @@ milliseconds while the run's threads race each other as they do in production.
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any, Optional
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from trender_assets.github.credentials import Credential
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
 from trender_assets_tests import scenario
 from trender_assets_tests.fake_github import FakeGitHub
-from trender_assets_tests.helpers import materialize_day, warehouse_dump
+from trender_assets_tests.helpers import materialize_day, rows, trender, warehouse_dump
 
 DAY = scenario.DAY
 
@@ -81,3 +82,64 @@ def test_a_day_under_gitHubs_limits_equals_a_day_without_them(database_url, engi
         assert not (failed := failures(results)), failed
         assert fake.limit_chaos_answers["secondary (inside the penalty)"] >= 1  # penalties really went on
         assert warehouse_dump(engine) == clean
+
+
+# -- one item's answer is that item's status -----------------------------------------------------------
+
+SECONDARY = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+LIBRARY_WORDS = ("TooManyRedirects", "DecodingError", "Exceeded maximum allowed redirects", "Error -3",
+                 "incorrect header check", "Traceback")
+
+
+def redirect_in_a_loop(fake: FakeGitHub, path: str) -> None:
+    """``path`` answers 301 to itself, for ever."""
+    fake.fail_next(path, 301, count=1000, headers={"location": f"{fake.url}{path}"},
+                   body={"message": "Moved Permanently", "url": f"{fake.url}{path}"})
+
+
+def falsely_gzipped(fake: FakeGitHub, path: str) -> None:
+    """``path`` answers its JSON with ``Content-Encoding: gzip``, for ever: the body is not gzip."""
+    fake.fail_next(path, 200, count=1000, headers={"content-encoding": "gzip"})
+
+
+def raw_readmes(engine, language: str, day: date = DAY) -> dict[str, str]:
+    return {r["repo_full_name"]: r["readme_status"] for r in rows(
+        engine, "select repo_full_name, readme_status from raw_github_repos where snapshot_date = :d"
+                " and language = :l", d=day, l=language)}
+
+
+def test_a_readme_that_cannot_be_read_is_that_readmes_status(fake_github, resources, instance, engine):
+    """A README answered with a body that is not the gzip its Content-Encoding says is retried like a
+    transport failure and, when it stays so, recorded as the README's status; a README whose request
+    redirects in a loop is recorded at once (a loop does not end on retry). The category proceeds."""
+    falsely_gzipped(fake_github, "/repos/alpha/snake/readme")
+    redirect_in_a_loop(fake_github, "/repos/beta/pyllm/readme")
+    [result, *_] = materialize_day(resources, instance, DAY, languages=["python"], refetch=True)
+    assert not (failed := failures([result])), failed
+    statuses = raw_readmes(engine, "python")
+    assert statuses["alpha/snake"] == "undecodable" and statuses["beta/pyllm"] == "redirect_loop"
+    assert statuses["delta/nul"] == "ok"
+    assert fake_github.count("/repos/alpha/snake/readme") == 5  # max_attempts
+    staged = {r["repo_id"] for r in rows(engine, "select repo_id from stg_repos_validated where language = 'python'")}
+    assert staged == scenario.EXPECTED["python"]
+    [mat] = result.asset_materializations_for_node("raw_github_repos")
+    assert mat.metadata["readme_status"].value["undecodable"] == 1
+
+
+def test_a_watched_repository_that_cannot_be_read_is_that_repositorys_status(cli_env, engine, fake_github,
+                                                                              tmp_path):
+    """A watchlist category with one repository that redirects in a loop and one whose answer is
+    not the gzip it claims: both are reported by name with a readable reason, the rest is the day."""
+    redirect_in_a_loop(fake_github, "/repos/loop/forever")
+    falsely_gzipped(fake_github, "/repos/beta/pyllm")
+    config = tmp_path / "trender.yaml"
+    config.write_text("categories:\n  team: {watchlist: [alpha/snake, loop/forever, beta/pyllm]}\n")
+    env = {**cli_env, "TRENDER_CONFIG": str(config), "TRENDER_REPORT_DIR": str(tmp_path / "reports")}
+    day = trender(env, "run", "--date", DAY.isoformat())
+    output = day.stdout + day.stderr
+    assert day.returncode == 0, output
+    [line] = [line for line in day.stdout.splitlines() if "raw_github_repos" in line and "|team" in line]
+    assert "loop/forever redirects in a loop" in line, line
+    assert "beta/pyllm answers with a body not decodable as its Content-Encoding says" in line, line
+    assert not [word for word in LIBRARY_WORDS if word in output], output
+    assert set(raw_readmes(engine, "team")) == {"alpha/snake"}

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
 from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_partitions
 from trender_assets.clock import utc_now
+from trender_assets.github.transport import ITEM_STATUSES
 from trender_assets.logic.raw_items import storable_item
 from trender_assets.partition_lock import holding_partition
 from trender_assets import categories
@@ -61,7 +62,7 @@ def _repo_limit(category: Category, settings: TrenderSettings, github: GitHubRes
     return settings.dev_repo_limit if (settings.dev_mode or not github.has_token) else settings.repo_limit
 
 
-_GONE = {"not_found": "not found (deleted or private)"}
+_GONE = {"not_found": "not found (deleted or private)", **ITEM_STATUSES}
 
 
 def watchlist_notes(facts: dict) -> list[str]:

@@ -27,7 +27,7 @@ from trender_assets.github.origin import without_userinfo
 from trender_assets.github.readmes import Readme
 from trender_assets.github.search import SearchHits
 from trender_assets.github.telemetry import Telemetry
-from trender_assets.github.transport import Transport, readable_json
+from trender_assets.github.transport import ItemUnreadable, Transport, readable_json
 from trender_assets.logic.repo_names import repository_path
 
 
@@ -110,7 +110,8 @@ class GitHubClient:
     def get_watched_repository(self, full_name: str) -> tuple[Optional[dict], str]:
         """A repository asked for by name, and what GitHub said about it: ``ok`` (a rename is
         followed through the 301; the answer has the new full_name), ``not_found`` (404: deleted,
-        or private now) or ``blocked`` (451). Facts about one repository, not failures."""
+        or private now), ``blocked`` (451), or an answer no retry reads (``transport.ITEM_STATUSES``).
+        Facts about one repository, not failures."""
         return self._watched(repository_path(full_name), f"repository {full_name}")
 
     def get_repository_by_id(self, repo_id: int) -> tuple[Optional[dict], str]:
@@ -119,7 +120,10 @@ class GitHubClient:
         return self._watched(f"/repositories/{int(repo_id)}", f"repository {int(repo_id)}")
 
     def _watched(self, path: str, what: str) -> tuple[Optional[dict], str]:
-        answer = self._transport.request(path, what, conditional=True, usable=readable_json)
+        try:
+            answer = self._transport.request(path, what, conditional=True, usable=readable_json)
+        except ItemUnreadable as exc:
+            return None, exc.status
         status = answer.response.status_code
         if status in (404, 451):
             return None, "not_found" if status == 404 else "blocked"

@@ -15,7 +15,7 @@ import httpx
 
 from trender_assets.errors import GitHubError
 from trender_assets.github import answers
-from trender_assets.github.transport import RAW_MEDIA, Transport
+from trender_assets.github.transport import ITEM_STATUSES, RAW_MEDIA, ItemUnreadable, Transport
 from trender_assets.logic.raw_items import storable_text
 from trender_assets.logic.repo_names import repository_path
 
@@ -30,6 +30,8 @@ README_STATUSES = {
     "too_large": "over 100 MB: refused in every media type",
     "malformed": "the answer was not a README (e.g. a JSON list, or undecodable content)",
     "invalid_name": "full_name breaks GitHub's naming rules: not requested",
+    "redirect_loop": f"the README request {ITEM_STATUSES['redirect_loop']}",
+    "undecodable": f"GitHub {ITEM_STATUSES['undecodable']}, on every attempt",
     "not_requested": "the record has no full_name to ask with",
 }
 """``raw_github_repos.readme_status``: every README outcome that does not fail the partition."""
@@ -83,7 +85,10 @@ def get_readme(transport: Transport, full_name: str, max_chars: int = 200_000) -
     """
     path = f"{repository_path(full_name)}/readme"
     what = f"README of {full_name}"
-    answer = transport.request(path, what, conditional=True, usable=_readable_when_ok)
+    try:
+        answer = transport.request(path, what, conditional=True, usable=_readable_when_ok)
+    except ItemUnreadable as exc:  # this README's problem: its status, never the partition's
+        return Readme.unavailable(exc.status)
     response, body = answer.response, answer.body
     status = response.status_code
     if status != 200:
@@ -117,7 +122,10 @@ def get_readme(transport: Transport, full_name: str, max_chars: int = 200_000) -
 def _raw_readme(transport: Transport, path: str, full_name: str, max_chars: int,
                 described: Optional[dict]) -> Readme:
     what = f"raw README of {full_name}"
-    response = transport.request(path, what, accept=RAW_MEDIA, conditional=True).response
+    try:
+        response = transport.request(path, what, accept=RAW_MEDIA, conditional=True).response
+    except ItemUnreadable as exc:
+        return Readme.unavailable(exc.status)
     if response.status_code != 200:
         refusal = answers.readme_refusal(response)
         if refusal is None:

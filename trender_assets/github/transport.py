@@ -52,16 +52,38 @@ class Answer:
     problem: Optional[str] = None  # what was still wrong with it after the last attempt
 
 
+ITEM_STATUSES = {
+    "redirect_loop": "redirects in a loop",
+    "undecodable": "answers with a body not decodable as its Content-Encoding says",
+}
+"""What GitHub's answer about one item can be that no retry reads (``ItemUnreadable.status``)."""
+
+
+class ItemUnreadable(GitHubError):
+    """The answer about one item (a README, a watched repository) cannot be read.
+
+    Rule: that is the item's problem, not the partition's. A redirect loop does not end on retry and
+    is raised at once; a body that is not what its ``Content-Encoding`` says is retried like a
+    transport failure first. The caller records ``status`` on the item (the message says it in
+    words) and the rest proceeds; where no item can take it (a search page), it fails as one line."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 class _Retryable(Exception):
     """A failure worth retrying; ``wait`` is the delay to honour before the next attempt, if any."""
 
     counted = True  # spends one of the call's ``max_attempts``
 
-    def __init__(self, reason: str, wait: Optional[float] = None, answer: Optional[Answer] = None):
+    def __init__(self, reason: str, wait: Optional[float] = None, answer: Optional[Answer] = None,
+                 item_status: Optional[str] = None):
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
         self.answer = answer  # an unusable answer, returned to the caller if it is the last one
+        self.item_status = item_status  # when it persists: the item's status (see ItemUnreadable)
 
 
 class _Limited(_Retryable):
@@ -190,9 +212,17 @@ class Transport:
         except _Retryable as exc:
             if exc.answer is not None:
                 return exc.answer
+            if exc.item_status:
+                raise self._unreadable(exc.item_status, what, f" ({self.max_attempts} attempts)") from None
             raise GitHubError(f"GitHub at {self.base_url} did not answer {what} after "
                               f"{self.max_attempts} attempts ({exc.reason.split(': ')[-1]})") from None
         raise AssertionError("unreachable")
+
+    def _unreadable(self, status: str, what: str, tried: str = "") -> ItemUnreadable:
+        message = f"GitHub: {what} {ITEM_STATUSES[status]}{tried}"
+        self.telemetry.note(f"answer {status}")
+        self._log.warning("%s: that item's status is %s", message, status)
+        return ItemUnreadable(status, message)
 
     def _delay(self, state: tenacity.RetryCallState, failures: int) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -254,6 +284,10 @@ class Transport:
                                           auth=self._userinfo if at_home else None)
         except httpx.TransportError as exc:
             raise _Retryable(f"{what}: {type(exc).__name__}") from None
+        except httpx.DecodingError:  # raised on reading the body; not a TransportError
+            raise _Retryable(f"{what}: {ITEM_STATUSES['undecodable']}", item_status="undecodable") from None
+        except httpx.TooManyRedirects:  # not a TransportError either, and permanent
+            raise self._unreadable("redirect_loop", what) from None
         self._governor.observe(identity, resource, response.headers)
         self.telemetry.record(resource, response, httpx.URL(url).path)
         self.telemetry.remaining = self._governor.remaining()
