@@ -28,12 +28,15 @@ def _ts(seconds: Optional[float]) -> Optional[datetime]:
     return datetime.fromtimestamp(seconds, tz=timezone.utc) if seconds else None
 
 
-def _partitions(run: dg.DagsterRun) -> list[str]:
+def _partitions(run: dg.DagsterRun) -> tuple[list[str], Optional[str], Optional[str]]:
+    """What the run materialized: ``partitions`` is its one partition, or a range's first and last
+    (kept so for older readers); a range is also named as such, by its start and end, so it never
+    reads as a list of two partitions."""
     tags = run.tags
     if "dagster/partition" in tags:
-        return [tags["dagster/partition"]]
+        return [tags["dagster/partition"]], None, None
     start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
-    return [start, end] if start and end else []
+    return ([start, end], start, end) if start and end else ([], None, None)
 
 
 def _assets(run: dg.DagsterRun) -> list[str]:
@@ -90,9 +93,11 @@ def describe_run(instance: dg.DagsterInstance, run: dg.DagsterRun, status: str) 
             message = root_cause(error) if error else event.message
             if message and message not in errors:
                 errors.append(message)
+    partitions, range_start, range_end = _partitions(run)
     return {
         "run_id": run.run_id, "job": run.job_name, "name": run_name(run), "assets": json.dumps(_assets(run)),
-        "backfill": run.tags.get(BACKFILL_TAG), "partitions": json.dumps(_partitions(run)),
+        "backfill": run.tags.get(BACKFILL_TAG), "partitions": json.dumps(partitions),
+        "range_start": range_start, "range_end": range_end,
         "status": status, "started": _ts(stats.start_time), "ended": _ts(stats.end_time) if status != "started" else None,
         "processed": processed, "error": "; ".join(errors) or None, "steps": json.dumps(steps),
     }
@@ -104,8 +109,10 @@ def record_run(engine: sa.Engine, instance: dg.DagsterInstance, run: dg.DagsterR
     with engine.begin() as conn:
         conn.execute(sa.text(
             "insert into fact_workflow_runs (run_id, job_name, run_name, asset_selection, backfill_id, partitions,"
+            " partition_range_start, partition_range_end,"
             " status, started_at, ended_at, repositories_processed, error_message, steps)"
             " values (:run_id, :job, :name, cast(:assets as jsonb), :backfill, cast(:partitions as jsonb),"
+            " :range_start, :range_end,"
             " :status, :started, :ended, :processed, :error, cast(:steps as jsonb))"
             " on conflict (run_id) do update set status = excluded.status, started_at = excluded.started_at,"
             " ended_at = excluded.ended_at, repositories_processed = excluded.repositories_processed,"
