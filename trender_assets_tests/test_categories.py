@@ -214,7 +214,9 @@ def test_configured_categories_run_a_day_and_a_backfill(cli_env, engine, fake_gi
     assert shown.stdout.strip() == "rust,llm,team", shown.stderr
 
     first, last = DAY - timedelta(days=2), DAY - timedelta(days=1)
-    backfill = trender(env, "backfill", "--start", first.isoformat(), "--end", last.isoformat())
+    # run on the backfill's last day: that day is observed on its day, the one before it late
+    backfill = trender({**env, "TRENDER_NOW": f"{last.isoformat()}T15:00:00Z"},
+                       "backfill", "--start", first.isoformat(), "--end", last.isoformat())
     assert backfill.returncode == 0, backfill.stdout + backfill.stderr
     for repo_id, gained in ((501, 60), (502, 5), (601, 30), (701, 100), (702, 0)):
         served[repo_id].stars += gained  # the day's stars, a day after the backfill fetched
@@ -243,17 +245,18 @@ def test_configured_categories_run_a_day_and_a_backfill(cli_env, engine, fake_gi
 
     trending = rows(engine, "select language, repo_id from analytics_trending_now")
     assert {r["language"] for r in trending} == set(EXPECTED)
+    # measured from the last backfilled day: the first one's stars were fetched a day after it
     rising = rows(engine, "select language, rising_rank, repo_full_name, stars_gained, days_measured"
                           " from analytics_rising order by language, rising_rank, repo_full_name")
     assert rising == [
-        {"language": "llm", "rising_rank": 1, "repo_full_name": "agents/chain", "stars_gained": 30, "days_measured": 2},
-        {"language": "llm", "rising_rank": 2, "repo_full_name": "beta/pyllm", "stars_gained": 0, "days_measured": 2},
-        {"language": "rust", "rising_rank": 1, "repo_full_name": "ferris/fast", "stars_gained": 60, "days_measured": 2},
-        {"language": "rust", "rising_rank": 2, "repo_full_name": "ferris/tiny", "stars_gained": 5, "days_measured": 2},
+        {"language": "llm", "rising_rank": 1, "repo_full_name": "agents/chain", "stars_gained": 30, "days_measured": 1},
+        {"language": "llm", "rising_rank": 2, "repo_full_name": "beta/pyllm", "stars_gained": 0, "days_measured": 1},
+        {"language": "rust", "rising_rank": 1, "repo_full_name": "ferris/fast", "stars_gained": 60, "days_measured": 1},
+        {"language": "rust", "rising_rank": 2, "repo_full_name": "ferris/tiny", "stars_gained": 5, "days_measured": 1},
         {"language": "team", "rising_rank": 1, "repo_full_name": "watched/steady", "stars_gained": 100,
-         "days_measured": 2},
+         "days_measured": 1},
         {"language": "team", "rising_rank": 2, "repo_full_name": "watched/newname", "stars_gained": 0,
-         "days_measured": 2},
+         "days_measured": 1},
     ]
 
     page = (tmp_path / "reports" / f"trending-{DAY.isoformat()}.html").read_text()

@@ -62,6 +62,7 @@ def report_days(database_url, tmp_path_factory):
         results = {}
         with dg.DagsterInstance.ephemeral() as instance:  # 15 runs; only their results are read
             for day in DAYS:
+                mp.setenv("TRENDER_NOW", f"{day.isoformat()}T15:00:00Z")  # each day fetched on its day
                 for repo in repos:  # the fake's repos are live: the day's star counts
                     repo.stars = base[repo.id] - growth_per_day(repo.id) * (DAY - day).days
                 for language in LANGUAGES:
