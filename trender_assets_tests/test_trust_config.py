@@ -239,3 +239,80 @@ def test_a_category_keyed_like_a_page_section_keeps_the_navigation_right():
         assert href.startswith("#") and href[1:] in page.headings, (href, page.headings)
         assert page.headings[href[1:]].startswith(text.rsplit(" ", 1)[0])  # the title, without the count
     assert "Rising this week" in page.headings.values()
+
+
+# -- trender.yaml edited between a run's launch and its execution ---------------------------------------
+
+# The launcher reads the shipped configuration (python, typescript, go, render); a worker reads B (rust
+# inserted in the middle, render, a range's end, removed) or C (rust added at the end).
+CONFIG_B = ("categories:\n  python: {language: Python}\n  rust: {language: Rust}\n  typescript: {language: TypeScript}\n"
+            "  go: {language: Go}\n")
+CONFIG_C = ("categories:\n  python: {language: Python}\n  typescript: {language: TypeScript}\n  go: {language: Go}\n"
+            "  render: {root_file: render.yaml, label: Render projects}\n  rust: {language: Rust}\n")
+
+EXECUTE = """
+import json, sys
+import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.execution.api import execute_run
+
+instance = dg.DagsterInstance.get()
+job = ReconstructableRepository.for_module("trender_assets.definitions", "defs").get_reconstructable_job("ingest_job")
+outcome = {}
+for run_id in sys.argv[1:]:
+    execute_run(job, instance.get_run_by_id(run_id), instance)
+    failures = [e.dagster_event.event_specific_data for e in instance.all_logs(run_id)
+                if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE]
+    outcome[run_id] = [instance.get_run_by_id(run_id).status.value,
+                       [f.user_failure_data.description if f.user_failure_data else f.error.message for f in failures]]
+print(json.dumps(outcome))
+"""
+
+
+def _run_worker(env: dict, config, *run_ids: str) -> dict:
+    """A run worker as Dagster starts one: a process of its own that reads ``config`` and executes
+    the stored runs; each run's status and its step failures."""
+    import json
+
+    done = subprocess.run([sys.executable, "-c", EXECUTE, *run_ids], env={**env, "TRENDER_CONFIG": str(config)},
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_range_run_refuses_when_trender_yaml_changed_under_it_and_never_fetches_fewer(cli_env, tmp_path,
+                                                                                          engine):
+    import dagster as dg
+
+    from trender_assets.assets.ranges import CATEGORIES_TAG, day_range_tags
+    from trender_assets.definitions import defs
+    from trender_assets.partitions import LANGUAGES
+    from trender_assets_tests.helpers import rows
+
+    assert LANGUAGES == ["python", "typescript", "go", "render"]  # the launcher: the shipped trender.yaml
+    tagged = day_range_tags(DAY, ["python", "typescript"])  # as the runner and the daily schedule launch
+    untagged = {k: v for k, v in day_range_tags(DAY, LANGUAGES).items() if k != CATEGORIES_TAG}  # as a backfill
+    with dg.DagsterInstance.from_config(cli_env["DAGSTER_HOME"]) as instance:
+        job = defs.resolve_job_def("ingest_job")
+        tagged_run, untagged_run, kept_run = (instance.create_run_for_job(job_def=job, tags=tags).run_id
+                                              for tags in (tagged, untagged, untagged))
+    (tmp_path / "b.yaml").write_text(CONFIG_B)
+    (tmp_path / "c.yaml").write_text(CONFIG_C)
+
+    refused = _run_worker(cli_env, tmp_path / "b.yaml", tagged_run, untagged_run)
+    changed = "trender.yaml changed after the run was launched (reload the code location, or restart trender " \
+              "dev, and launch it again)"
+    assert refused[tagged_run] == ["FAILURE", [
+        f"run {DAY}|python..{DAY}|typescript was launched for categories python, typescript, but this process's "
+        f"trender.yaml reads it as python, rust, typescript: {changed}"]]
+    assert refused[untagged_run] == ["FAILURE", [
+        f"run {DAY}|python..{DAY}|render was launched for categories python, typescript, go, render, but this "
+        f"process's trender.yaml has no render: {changed}"]]
+    assert rows(engine, "select * from raw_github_repos") == []  # nothing fetched, nothing half-done
+
+    # a category added at the end leaves the range's meaning alone: exactly the four are fetched
+    assert _run_worker(cli_env, tmp_path / "c.yaml", kept_run)[kept_run] == ["SUCCESS", []]
+    assert [r["language"] for r in rows(engine, "select distinct language from raw_github_repos order by 1")] == [
+        "go", "python", "render", "typescript"]
+    assert {r["language"] for r in rows(engine, "select distinct language from stg_repos_validated")} == {
+        "go", "python", "render", "typescript"}

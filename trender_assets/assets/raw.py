@@ -8,7 +8,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
-from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_partitions
+from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, category_order_tags, materialize_partitions
 from trender_assets.clock import utc_now
 from trender_assets.github.transport import ITEM_STATUSES
 from trender_assets.logic.raw_items import storable_item
@@ -116,6 +116,7 @@ warehouse connections (each partition holds one for its lock while it fetches)."
 @dg.asset(
     partitions_def=date_language_partitions,
     backfill_policy=RANGE_BACKFILL_POLICY,
+    op_tags=category_order_tags(),  # what a range run's two ends meant where it was launched
     pool="github_api",
     group_name="ingest",
     kinds={"github", "postgres"},

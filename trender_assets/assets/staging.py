@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from trender_assets import categories
 from trender_assets.assets.common import OWNERS, column_schema, markdown_table
-from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, materialize_partitions
+from trender_assets.assets.ranges import RANGE_BACKFILL_POLICY, category_order_tags, materialize_partitions
 from trender_assets.assets.raw import raw_github_repos
 from trender_assets.logic.validation import RejectedRecord, clean_text, validate_repo
 from trender_assets.partition_lock import lock_partition
@@ -38,6 +38,7 @@ STG_SCHEMA = column_schema(
     partitions_def=date_language_partitions,
     deps=[raw_github_repos],
     backfill_policy=RANGE_BACKFILL_POLICY,  # the same as raw's, so a backfill runs both in one run
+    op_tags=category_order_tags(),  # what a range run's two ends meant where it was launched
     group_name="ingest",
     kinds={"postgres", "python"},
     owners=OWNERS,
