@@ -294,12 +294,13 @@ def test_a_range_run_refuses_when_trender_yaml_changed_under_it_and_never_fetche
     untagged = {k: v for k, v in day_range_tags(DAY, LANGUAGES).items() if k != CATEGORIES_TAG}  # as a backfill
     with dg.DagsterInstance.from_config(cli_env["DAGSTER_HOME"]) as instance:
         job = defs.resolve_job_def("ingest_job")
-        tagged_run, untagged_run, kept_run = (instance.create_run_for_job(job_def=job, tags=tags).run_id
-                                              for tags in (tagged, untagged, untagged))
+        one = {"dagster/partition": f"{DAY}|render"}  # one partition, as the UI launches it
+        tagged_run, untagged_run, one_run, kept_run = (instance.create_run_for_job(job_def=job, tags=tags).run_id
+                                                       for tags in (tagged, untagged, one, untagged))
     (tmp_path / "b.yaml").write_text(CONFIG_B)
     (tmp_path / "c.yaml").write_text(CONFIG_C)
 
-    refused = _run_worker(cli_env, tmp_path / "b.yaml", tagged_run, untagged_run)
+    refused = _run_worker(cli_env, tmp_path / "b.yaml", tagged_run, untagged_run, one_run)
     changed = "trender.yaml changed after the run was launched (reload the code location, or restart trender " \
               "dev, and launch it again)"
     assert refused[tagged_run] == ["FAILURE", [
@@ -308,6 +309,9 @@ def test_a_range_run_refuses_when_trender_yaml_changed_under_it_and_never_fetche
     assert refused[untagged_run] == ["FAILURE", [
         f"run {DAY}|python..{DAY}|render was launched for categories python, typescript, go, render, but this "
         f"process's trender.yaml has no render: {changed}"]]
+    assert refused[one_run] == ["FAILURE", [
+        f"run {DAY}|render was launched for categories render, but this process's trender.yaml has no render: "
+        f"{changed}"]]
     assert rows(engine, "select * from raw_github_repos") == []  # nothing fetched, nothing half-done
 
     # a category added at the end leaves the range's meaning alone: exactly the four are fetched

@@ -26,7 +26,11 @@ from datetime import date
 from typing import Any, Callable, Iterable, Optional
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 from trender_assets.partitions import LANGUAGES, partition_key_for, split_partition_key
 
@@ -169,12 +173,14 @@ def _language_of(key: str) -> str:
 
 
 def launched_categories(context: dg.AssetExecutionContext) -> Optional[list[str]]:
-    """The categories a run was launched for: its CATEGORIES_TAG, else its range's two ends read in
-    the launcher's order (the run's job snapshot, CATEGORY_ORDER_TAG). None for a run of one
-    partition (named by its key, not by a position) or a run that says neither."""
+    """The categories a run was launched for: its CATEGORIES_TAG, else the one of its partition key,
+    else its range's two ends read in the launcher's order (the run's job snapshot,
+    CATEGORY_ORDER_TAG). None for a run that says neither."""
     tags = context.dagster_run.tags
     if tags.get(CATEGORIES_TAG):
         return tags[CATEGORIES_TAG].split(",")
+    if tags.get(PARTITION_NAME_TAG):
+        return [_language_of(tags[PARTITION_NAME_TAG])]
     start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
     order = _launcher_order(context) if start and end else None
     if not order or _language_of(start) not in order or _language_of(end) not in order:
@@ -201,7 +207,8 @@ def check_launched_categories(context: dg.AssetExecutionContext) -> None:
     if meant is None:
         return
     tags = context.dagster_run.tags
-    span = f"{tags.get(ASSET_PARTITION_RANGE_START_TAG)}..{tags.get(ASSET_PARTITION_RANGE_END_TAG)}"
+    span = tags.get(PARTITION_NAME_TAG) or \
+        f"{tags.get(ASSET_PARTITION_RANGE_START_TAG)}..{tags.get(ASSET_PARTITION_RANGE_END_TAG)}"
     changed = ("trender.yaml changed after the run was launched (reload the code location, or restart "
                "trender dev, and launch it again)")
     missing = [key for key in meant if key not in LANGUAGES]
