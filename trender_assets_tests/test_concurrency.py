@@ -89,7 +89,7 @@ def stop_postmaster(pgdata: Path, timeout: float = 60) -> None:
 
 
 @pytest.fixture(params=["own_sqlite_home", "default_instance_in_server", "default_instance_embedded"])
-def instance(request, cli_env, engine, tmp_path, monkeypatch):
+def instance(request, cli_env, engine, embedded_data_dir, monkeypatch):
     """(environment, warehouse engine) for a fresh instance of the kind the test is parametrized by."""
     env = dict(cli_env)
     if request.param == "own_sqlite_home":
@@ -102,8 +102,8 @@ def instance(request, cli_env, engine, tmp_path, monkeypatch):
         drop_default_instance(engine)
         return
     del env["DATABASE_URL"]
-    env["TRENDER_DATA_DIR"] = str(tmp_path / "embedded")
-    with embedded_warehouse(tmp_path / "embedded", monkeypatch) as embedded:
+    env["TRENDER_DATA_DIR"] = str(embedded_data_dir)
+    with embedded_warehouse(embedded_data_dir, monkeypatch) as embedded:
         # only the server and its databases exist yet: the two runs race to create the rest
         yield env, embedded
 

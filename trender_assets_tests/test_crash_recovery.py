@@ -224,11 +224,11 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
 
 # -- 4. trender db stop ----------------------------------------------------------------------------
 
-def test_db_stop_after_a_crash_stops_the_server_and_says_so(cli_env, tmp_path):
+def test_db_stop_after_a_crash_stops_the_server_and_says_so(cli_env, embedded_data_dir):
     from trender_assets.processes import is_alive
     from trender_assets.warehouse.embedded import server_is_running
 
-    data_dir = tmp_path / "embedded"
+    data_dir = embedded_data_dir
     env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"}
     env["TRENDER_DATA_DIR"] = str(data_dir)
     pgdata = data_dir / "pgdata"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,9 @@ from trender_assets_tests.helpers import trender
 URL_OF_EMBEDDED = "from trender_assets.warehouse.embedded import embedded_database_url as u; print(u())"
 
 
-def test_run_on_the_embedded_default_then_stop(cli_env, tmp_path):
+def test_run_on_the_embedded_default_then_stop(cli_env, embedded_data_dir):
     env = {k: v for k, v in cli_env.items() if k != "DATABASE_URL"}
-    data_dir = tmp_path / "trender_data"
+    data_dir = embedded_data_dir
     env["TRENDER_DATA_DIR"] = str(data_dir)
     try:
         result = trender(env, "run", "--date", scenario.DAY.isoformat(), "--language", "go")
@@ -62,16 +61,8 @@ def _postgres_processes(folder: Path) -> list[int]:
     return found
 
 
-@pytest.fixture
-def data_dir():
-    """A TRENDER_DATA_DIR outside pytest's own temporary root: run as root, the embedded server runs as
-    another user, who must traverse the folders above it, and every pytest session that starts takes
-    those permissions away from pytest's root again."""
-    with tempfile.TemporaryDirectory(prefix="trender-embedded-", ignore_cleanup_errors=True) as folder:
-        yield Path(folder)
-
-
-def test_db_url_prints_the_url_and_starts_nothing(data_dir, tmp_path):
+def test_db_url_prints_the_url_and_starts_nothing(embedded_data_dir, tmp_path):
+    data_dir = embedded_data_dir
     pgdata = data_dir / "pgdata"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TRENDER_CONFIG")}
     env.update({"TRENDER_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(tmp_path)})
