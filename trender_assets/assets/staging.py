@@ -15,7 +15,7 @@ from trender_assets.assets.raw import raw_github_repos
 from trender_assets.logic.validation import RejectedRecord, clean_text, validate_repo
 from trender_assets.partition_lock import lock_partition
 from trender_assets.partitions import date_language_partitions
-from trender_assets.raw_fetches import expired_categories, inputs_gone
+from trender_assets.raw_fetches import lost_inputs
 from trender_assets.resources import WarehouseResource
 
 STG_SCHEMA = column_schema(
@@ -70,9 +70,9 @@ def _validate_partition(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
     with warehouse.engine.begin() as conn:
         lock_partition(conn, "stg_repos_validated", f"{day_key}|{language}")  # concurrent runs take turns
-        expired = expired_categories(conn, day, [language])
-        if expired:
-            raise dg.Failure(inputs_gone(day, expired), allow_retries=False)
+        lost = lost_inputs(conn, day, [language])  # raw rows retention deleted are never staged as none
+        if lost:
+            raise dg.Failure(lost, allow_retries=False)
         raw_rows = conn.execute(sa.text(
             "select raw_id, repo_id, repo_full_name, api_response, item_status, readme_content, readme_sha,"
             " readme_status, fetched_at from raw_github_repos where snapshot_date = :d and language = :l"
