@@ -8,12 +8,16 @@ milliseconds while the run's threads race each other as they do in production.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import time
 from datetime import date
 from typing import Any, Optional
 
+import pytest
 import sqlalchemy as sa
 
+from trender_assets.errors import GitHubAuthError
 from trender_assets.github import GitHubClient
 from trender_assets.github.credentials import Credential
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
@@ -143,3 +147,79 @@ def test_a_watched_repository_that_cannot_be_read_is_that_repositorys_status(cli
     assert "beta/pyllm answers with a body not decodable as its Content-Encoding says" in line, line
     assert not [word for word in LIBRARY_WORDS if word in output], output
     assert set(raw_readmes(engine, "team")) == {"alpha/snake"}
+
+
+# -- one rejected token leaves the pool, the day goes on -------------------------------------------------
+
+REVOKED = "ghp_REVOKEDsentinelTOKEN0123456789"
+
+
+def fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:8]
+
+
+def test_a_rejected_token_leaves_the_pool_and_the_day_goes_on(database_url, engine, instance, frozen_now, caplog):
+    """GITHUB_TOKENS=good,revoked: the revoked token's 401 takes it out of the pool with one warning
+    naming it by position and fingerprint, the request goes on with the good one, and the day is the
+    good-only day. Before, whichever partition met the revoked token failed."""
+    caplog.set_level(logging.INFO)
+    with scenario.serve(FakeGitHub(token=scenario.TOKEN)) as fake:
+        assert failures(materialize_day(resources_for(fake, database_url), instance, DAY, ranges=True)) == []
+        good_only = warehouse_dump(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.text("truncate github_http_cache"))
+        caplog.clear()
+        pool = resources_for(fake, database_url, token=None, tokens=f"{scenario.TOKEN},{REVOKED}")
+        results = materialize_day(pool, instance, DAY, refetch=True, ranges=True)
+        assert not (failed := failures(results)), failed
+        assert warehouse_dump(engine) == good_only
+        rejected = [r for r in fake.requests if r.status == 401]  # only those in flight when it was learnt
+        assert 1 <= len(rejected) <= 4 and all(r.headers["authorization"] == f"Bearer {REVOKED}" for r in rejected)
+    warnings = [r.getMessage() for r in caplog.records if "rejected token" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].endswith(
+        f"GitHub rejected token 2 of 2 (sha256 {fingerprint(REVOKED)}): it is left out for the rest of this run;"
+        " the other tokens carry on"), warnings
+    events = [repr(event) for result in results for event in result.all_events]
+    assert REVOKED not in caplog.text + "\n".join(events)
+
+
+def test_when_every_token_is_rejected_the_request_fails_in_one_line(fake_github, database_url):
+    github = resources_for(fake_github, database_url, token=None, tokens=f"{REVOKED},ghp_ALSOrevokedSENTINEL")["github"]
+    with pytest.raises(GitHubAuthError) as caught:
+        github.readmes(["alpha/snake"])
+    assert str(caught.value) == ("GitHub rejected the token (Bad credentials) while fetching README of alpha/snake;"
+                                 " check GITHUB_TOKEN")
+    assert [r.status for r in fake_github.requests] == [401, 401]
+
+
+def test_auth_check_reports_each_token(cli_env, fake_github):
+    env = {**cli_env, "GITHUB_TOKEN": "", "GITHUB_TOKENS": f"{scenario.TOKEN},{REVOKED}"}
+    checked = trender(env, "auth", "check")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert checked.stdout.splitlines() == [
+        f"token 1 of 2 (sha256 {fingerprint(scenario.TOKEN)}): valid; code_search 9/9, core 5000/5000, "
+        "search 30/30",
+        f"token 2 of 2 (sha256 {fingerprint(REVOKED)}): rejected (Bad credentials)",
+    ]
+    assert "1 of 2 tokens rejected" in checked.stderr
+    assert REVOKED not in checked.stdout + checked.stderr
+
+
+def test_a_renewable_credential_is_renewed_once_per_rejection(fake_github):
+    """A GitHub App token GitHub rejects is renewed and the request retried; one still rejected right
+    after its renewal is rejected (alone, the one line; in a pool, it would leave it)."""
+    from trender_assets.github.credentials import AppInstallationToken
+    from trender_assets_tests.test_github_behaviour import _rsa_pair
+
+    private, public = _rsa_pair()
+    fake_github.configure_app("4242", public, "77")
+    app = AppInstallationToken("4242", private, "77", fake_github.url)
+    gh = GitHubClient(api_url=fake_github.url, credentials=[app], backoff_seconds=0.01)
+    fake_github.fail_next("/repos/alpha/snake", 401, body={"message": "Bad credentials"})
+    assert gh.get_repository("alpha/snake")["id"] == 101  # renewed, then answered
+    fake_github.fail_next("/repos/beta/pyllm", 401, count=2, body={"message": "Bad credentials"})
+    with pytest.raises(GitHubAuthError, match=r"^GitHub rejected the token \(Bad credentials\) while fetching"):
+        gh.get_repository("beta/pyllm")
+    assert [r.headers["authorization"] for r in fake_github.requests if r.path.startswith("/repos/")] == [
+        "Bearer ghs_issued1", "Bearer ghs_issued2", "Bearer ghs_issued2", "Bearer ghs_issued3"]
+    gh.close()

@@ -18,22 +18,40 @@ def auth() -> None:
 
 @auth.command()
 def check() -> None:
-    """Show which credentials are configured and the quota left for each (costs nothing)."""
+    """Show each configured credential and the quota left for it (costs nothing).
+
+    A token is named by its position (GITHUB_TOKEN first, then GITHUB_TOKENS in order) and the first
+    8 hex digits of its SHA-256 (``printf %s "$TOKEN" | sha256sum``), never by its value. Exits 1
+    when GitHub rejects any of them: a run would leave it out and carry on with the others.
+    """
+    from trender_assets.errors import GitHubAuthError, TrenderError
+
     defs, _ = load()
     github = defs.resources["github"]
     credentials = github.credentials()
     if not credentials:
         click.echo("anonymous: 60 core requests an hour, no code search (render is skipped)")
-    for credential in credentials or [None]:
+    rejected = 0
+    for n, credential in enumerate(credentials or [None], 1):
+        name = f"token {n} of {len(credentials)} ({credential.shown})" if credential else "anonymous"
         probe = github.make_client(credentials=[credential] if credential else None,
                                    max_attempts=2, backoff_seconds=0.5, max_rate_limit_wait_seconds=0)
         try:
             resources = probe.rate_limit().get("resources", {})
+        except GitHubAuthError as exc:
+            if credential is None:
+                raise
+            rejected += 1
+            click.echo(f"{name}: rejected ({getattr(exc, 'reason', exc)})")
+            continue
         finally:
             probe.close()
-        quota = ", ".join(f"{name} {r.get('remaining')}/{r.get('limit')}" for name, r in sorted(resources.items())
-                          if name in ("core", "search", "code_search"))
-        click.echo(f"{credential.identity if credential else 'anonymous'}: {quota}")
+        quota = ", ".join(f"{key} {r.get('remaining')}/{r.get('limit')}" for key, r in sorted(resources.items())
+                          if key in ("core", "search", "code_search"))
+        click.echo(f"{name}: valid; {quota}")
+    if rejected:
+        raise TrenderError(f"{rejected} of {len(credentials)} tokens rejected by GitHub: remove or renew them "
+                           "(a run leaves them out and carries on with the others)")
 
 
 @auth.command("store-oauth")

@@ -52,6 +52,11 @@ def _json_object(response: httpx.Response) -> Any:
 class Credential:
     identity: str = "anonymous"
 
+    @property
+    def shown(self) -> str:
+        """How messages name this credential: a label, never its secret."""
+        return self.identity
+
     def token(self) -> Optional[str]:
         return None
 
@@ -72,6 +77,12 @@ class StaticToken(Credential):
                                      "that is not printable ASCII (tokens are); copy it again")
         self._secret = secret
         self.identity = token_identity(secret)
+
+    @property
+    def shown(self) -> str:
+        """The first 8 hex digits of the token's SHA-256: enough to tell tokens apart (``printf %s
+        "$TOKEN" | sha256sum``), nothing to use."""
+        return f"sha256 {self.identity.removeprefix('token-')[:8]}"
 
     def token(self) -> str:
         return self._secret

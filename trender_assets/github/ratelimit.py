@@ -89,6 +89,7 @@ class RateGovernor:
         self._in_flight = 0
         self._quotas: dict[tuple[str, str], Quota] = {}
         self._resuming: dict[str, float] = {}  # token -> end of its secondary limit: one request at a time
+        self._retired: set[str] = set()  # tokens GitHub rejected: never chosen again
         self._changed = threading.Condition()
 
     def _quota(self, identity: str, resource: str) -> Quota:
@@ -115,6 +116,7 @@ class RateGovernor:
                     self._changed.wait(_IN_FLIGHT_POLL)
                     continue
                 now = self._clock()
+                identities = [i for i in identities if i not in self._retired]
                 ready_at, awaiting_answers = {}, False
                 for identity in identities:
                     q = self._quota(identity, resource)
@@ -190,6 +192,12 @@ class RateGovernor:
                 q.blocked_until = max(q.blocked_until, until)
             if secondary:
                 self._resuming[identity] = max(self._resuming.get(identity, until), until)
+
+    def retire(self, identity: str) -> None:
+        """GitHub rejected the token: no request is given it again (waiting ones choose again)."""
+        with self._changed:
+            self._retired.add(identity)
+            self._changed.notify_all()
 
     def settled(self, identity: str, sent_at: float) -> None:
         """GitHub answered, without a limit, a request of the token sent at ``sent_at``: once that

@@ -72,6 +72,14 @@ class ItemUnreadable(GitHubError):
         self.status = status
 
 
+class TokenRejected(GitHubAuthError):
+    """GitHub rejected the token (HTTP 401) and no other is left; ``reason`` is GitHub's word for it."""
+
+    def __init__(self, reason: str, what: str):
+        super().__init__(f"GitHub rejected the token ({reason}) while fetching {what}; check GITHUB_TOKEN")
+        self.reason = reason
+
+
 class _Retryable(Exception):
     """A failure worth retrying; ``wait`` is the delay to honour before the next attempt, if any."""
 
@@ -89,6 +97,15 @@ class _Retryable(Exception):
 class _Limited(_Retryable):
     """A rate-limit answer: not a failure. The governor holds the token for as long as GitHub asked,
     and the request goes again when a token is ready."""
+
+    counted = False
+
+    def __init__(self, reason: str):
+        super().__init__(reason, wait=0.0)
+
+
+class _Rerouted(_Retryable):
+    """The token left the pool (GitHub rejected it): the request goes on with another, unspent."""
 
     counted = False
 
@@ -140,7 +157,11 @@ class Transport:
                  max_concurrency: int = 4, cache: Optional[ResponseCache] = None, pace: bool = True,
                  telemetry: Optional[Telemetry] = None, logger: Optional[logging.Logger] = None):
         self._credentials = {c.identity: c for c in credentials}
-        self._identities = list(self._credentials)
+        self._identities = list(self._credentials)  # the pool; a rejected token leaves it (``_rejected``)
+        self._positions = {identity: n for n, identity in enumerate(self._identities, 1)}
+        self._pool_lock = threading.Lock()
+        self._renewals: Counter = Counter()  # identity -> renewals after a 401 so far
+        self._unproven: set[str] = set()  # renewed after a 401, not answered without one since
         self.has_token = not all(isinstance(c, Anonymous) for c in credentials)
         self.telemetry = telemetry or Telemetry()
         self.cache = cache
@@ -265,6 +286,7 @@ class Transport:
     def _send_as(self, identity: str, resource: str, method: str, path_or_url: str, params: Optional[dict],
                  accept: str, what: str, conditional: bool, json_body: Any) -> httpx.Response:
         credential = self._credentials[identity]
+        renewals = self._renewals[identity]  # read before the token: a 401 to an older token is not news
         headers = {"Accept": accept}
         url = str(self._http.build_request(method, path_or_url, params=params).url)
         # Credentials go to the API's own origin only (scheme, host and port of the API URL): a URL
@@ -295,12 +317,7 @@ class Transport:
         if status >= 500:
             raise _Retryable(f"{what}: HTTP {status}")
         if status == 401:
-            if credential.refresh_after_rejection():
-                raise _Retryable(f"{what}: credential renewed after HTTP 401", wait=0.0)
-            if self.has_token:
-                raise GitHubAuthError(f"GitHub rejected the token ({answers.message(response) or 'HTTP 401'}) "
-                                      f"while fetching {what}; check GITHUB_TOKEN")
-            raise GitHubAuthError(f"GitHub requires authentication for {what}; set GITHUB_TOKEN")
+            self._rejected(identity, credential, response, what, renewals)
         if status in (403, 429) and not answers.permanent_refusal(response):
             self._rate_limited(identity, resource, response, what)
         if resource == "graphql" and status == 200 and answers.graphql_rate_limited(response):
@@ -310,6 +327,7 @@ class Transport:
             raise _Limited(f"{what}: GraphQL rate limited")
         self._secondary_strikes[identity] = 0
         self._governor.settled(identity, sent_at)
+        self._unproven.discard(identity)
         if status == 304 and cached:
             return httpx.Response(200, content=cached.body, headers={"content-type": cached.content_type,
                                                                       "x-trender-cache": "hit",
@@ -318,6 +336,39 @@ class Transport:
             self.cache.put(key, shown_api_url(url), identity, CachedResponse(
                 response.headers["etag"], response.content, response.headers.get("content-type", "")))
         return response
+
+    def _rejected(self, identity: str, credential: Credential, response: httpx.Response, what: str,
+                  renewals: int) -> None:
+        """A 401 to a request sent after ``renewals`` renewals of the credential.
+
+        Rule: a credential that can renew is renewed once and the request retried; a token GitHub
+        still rejects leaves the pool for the rest of this client's run, with one warning that names
+        it by position and fingerprint (never its value), and the request goes on with the other
+        tokens. Only the last token's rejection fails the request, with the one line it always gave."""
+        if not self.has_token:
+            raise GitHubAuthError(f"GitHub requires authentication for {what}; set GITHUB_TOKEN")
+        with self._pool_lock:
+            if renewals < self._renewals[identity]:  # sent with the token a renewal has since replaced
+                raise _Retryable(f"{what}: credential renewed after HTTP 401", wait=0.0)
+            try:
+                renewed = identity not in self._unproven and credential.refresh_after_rejection()
+            except GitHubAuthError:
+                if len(self._identities) <= 1:
+                    raise
+                renewed = False
+            if renewed:
+                self._renewals[identity] += 1
+                self._unproven.add(identity)
+                raise _Retryable(f"{what}: credential renewed after HTTP 401", wait=0.0)
+            if identity in self._identities and len(self._identities) == 1:
+                raise TokenRejected(answers.message(response) or "HTTP 401", what)
+            if identity in self._identities:  # the first to learn it says it, once
+                self._identities = [i for i in self._identities if i != identity]
+                self._governor.retire(identity)
+                self._log.warning("GitHub rejected token %d of %d (%s): it is left out for the rest of this run; "
+                                  "the other tokens carry on", self._positions[identity], len(self._positions),
+                                  credential.shown)
+        raise _Rerouted(f"{what}: sent again with another token")
 
     def _rate_limited(self, identity: str, resource: str, response: httpx.Response, what: str) -> None:
         """Book a rate-limit answer against the token and raise _Limited, or a clear error."""
