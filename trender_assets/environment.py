@@ -84,6 +84,26 @@ def check_database_url() -> None:
         raise ConfigurationError("DATABASE_URL is set but empty: unset it to use the embedded PostgreSQL")
 
 
+def check_github_api_url() -> None:
+    """GITHUB_API_URL, when set, is an http(s) URL with a host; it is shown with any password hidden."""
+    value = os.environ.get("GITHUB_API_URL")
+    if value is None:
+        return
+    from urllib.parse import urlsplit
+
+    from trender_assets.github.origin import shown_api_url
+
+    try:
+        parsed = urlsplit(value.strip())
+        host, _port = parsed.hostname, parsed.port  # both raise ValueError on a malformed authority
+    except ValueError:
+        parsed, host = None, None
+    if parsed is None or parsed.scheme not in ("http", "https") or not host or any(c.isspace() for c in host):
+        shown = shown_api_url(value.strip())
+        raise ConfigurationError(
+            f"GITHUB_API_URL must be an http(s) URL such as https://api.github.com, got {shown[:200]!r}")
+
+
 def check() -> None:
     """Every value above, and the categories (trender.yaml or TRENDER_CONFIG), so the first mistake
     is reported before anything starts."""
@@ -92,6 +112,7 @@ def check() -> None:
 
     frozen_now()
     check_database_url()
+    check_github_api_url()
     dev_repo_limit()
     size_overrides()
     github_backoff()

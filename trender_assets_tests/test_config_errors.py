@@ -51,6 +51,22 @@ def test_an_environment_setting_that_is_not_a_value(cli_env, name, value, fragme
     assert line == f"trender: error: {name} {fragment}"
 
 
+@pytest.mark.parametrize("value, shown", [
+    ("http://[bad", "http://[bad"),
+    ("ftp://files.example/api", "ftp://files.example/api"),
+    ("api.github.com", "api.github.com"),
+    ("http://user:s3cret@[bad/api", "http://user:***@[bad/api"),
+    ("https://api.github.com:99999", "https://api.github.com:99999"),
+    ("http:///api", "http:///api"),
+    ("", ""),
+])
+def test_a_github_api_url_that_is_not_a_url(cli_env, value, shown):
+    line = _one_line_error(trender({**cli_env, "GITHUB_API_URL": value}, "run", "--date", DAY))
+    assert line == ("trender: error: GITHUB_API_URL must be an http(s) URL such as https://api.github.com, "
+                    f"got {shown!r}")
+    assert "s3cret" not in line
+
+
 def test_github_test_knobs_reach_the_resource_and_default_to_production(monkeypatch):
     from trender_assets import definitions
     from trender_assets.errors import ConfigurationError
