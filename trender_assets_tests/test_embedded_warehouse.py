@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import sqlalchemy as sa
 
 from trender_assets.warehouse.migrations import SQL_DIR
