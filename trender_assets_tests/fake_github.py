@@ -338,6 +338,7 @@ class FakeGitHub:
         self._renamed: dict[str, int] = {}
         self.url = ""
         self.requests: list[RecordedRequest] = []
+        self.timeline: list[tuple[str, int, float]] = []  # ("arrived" | "answered", index in requests, clock)
         self._lock = threading.RLock()
         self._repos: dict[int, FakeRepo] = {}
         self._raw_items: list[tuple[str, dict]] = []
@@ -500,8 +501,12 @@ class FakeGitHub:
                     response.body = pattern.sub(replacement, response.body)
             self.requests.append(RecordedRequest(handler.command, path, query, headers,
                                                  0 if response.drop else response.status, body))
+            serial = len(self.requests) - 1
+            self.timeline.append(("arrived", serial, self.clock()))
         if response.delay or self.latency:
             time.sleep(response.delay or self.latency)
+        with self._lock:  # before the answer leaves: nothing the answer sets off can come earlier
+            self.timeline.append(("answered", serial, self.clock()))
         if response.drop:
             handler.close_connection = True
             return

@@ -11,19 +11,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any, Optional
 
 import pytest
 import sqlalchemy as sa
 
-from trender_assets.errors import GitHubAuthError
+from trender_assets.errors import GitHubAuthError, GitHubRateLimited
 from trender_assets.github import GitHubClient
-from trender_assets.github.credentials import Credential
+from trender_assets.github.credentials import Credential, StaticToken
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
 from trender_assets_tests import scenario
-from trender_assets_tests.fake_github import FakeGitHub
+from trender_assets_tests.fake_github import FakeGitHub, FakeRepo
 from trender_assets_tests.helpers import materialize_day, rows, trender, warehouse_dump
+from trender_assets_tests.simulated_time import SimulatedTime
 
 DAY = scenario.DAY
 
@@ -86,6 +88,47 @@ def test_a_day_under_gitHubs_limits_equals_a_day_without_them(database_url, engi
         assert not (failed := failures(results)), failed
         assert fake.limit_chaos_answers["secondary (inside the penalty)"] >= 1  # penalties really went on
         assert warehouse_dump(engine) == clean
+
+
+def test_after_a_secondary_limit_requests_resume_one_at_a_time():
+    """Four threads fetch READMEs; one meets a secondary limit (retry-after 30) while three more are
+    out. When the 30 s are over, one request leaves alone, and the others only once it is answered
+    without a limit; before, the whole queue left in the same millisecond into a possible new penalty."""
+    sim = SimulatedTime(1_900_000_000.0)
+    with FakeGitHub(token=scenario.TOKEN, clock=sim.clock) as fake:
+        for i in range(12):
+            fake.add_repo(FakeRepo(900 + i, f"owner/repo-{i}", "Python", 1, scenario.NOW, scenario.NOW))
+        fake.latency = 0.2  # every answer takes a while: requests overlap as on a busy day
+        fake.fail_next("/repos/", 403, headers={"retry-after": "30"}, body={"message": SECONDARY}, delay=0.3)
+        gh = GitHubClient(api_url=fake.url, credentials=[StaticToken(scenario.TOKEN)], clock=sim.clock,
+                          sleep=sim.sleep, max_concurrency=4)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert [r.status for r in pool.map(gh.get_readme, [f"owner/repo-{i}" for i in range(12)])] == ["ok"] * 12
+        gh.close()
+        [limited] = [n for n, r in enumerate(fake.requests) if r.status == 403]
+        window_end = next(at for event, n, at in fake.timeline if event == "answered" and n == limited) + 30
+        events = [(event, n) for event, n, at in fake.timeline]
+        first = next(n for event, n, at in fake.timeline if event == "arrived" and at >= window_end)
+        alone = events[events.index(("arrived", first)):events.index(("answered", first))]
+        assert [n for event, n in alone if event == "arrived"] == [first], events  # none left beside it
+        assert len(fake.requests) == 13
+
+
+def test_a_limit_that_never_lifts_fails_after_the_allowed_wait_not_after_five_answers():
+    """Limit answers spend no attempts: they are waited out for at most max_rate_limit_wait_seconds
+    from the first, then the request fails with one line naming the limit."""
+    sim = SimulatedTime(1_900_000_000.0)
+    with scenario.serve(FakeGitHub(token=scenario.TOKEN, clock=sim.clock)) as fake:
+        fake.fail_next("/repos/alpha/snake", 403, count=1000, headers={"retry-after": "10"},
+                       body={"message": SECONDARY})
+        gh = GitHubClient(api_url=fake.url, credentials=[StaticToken(scenario.TOKEN)], clock=sim.clock,
+                          sleep=sim.sleep, max_rate_limit_wait_seconds=95)
+        with pytest.raises(GitHubRateLimited, match="kept refusing repository alpha/snake for longer than the "
+                                                    "allowed wait of 95s"):
+            gh.get_repository("alpha/snake")
+        gh.close()
+        assert fake.count("/repos/alpha/snake") == 10  # at 0, 10, ..., 90 s; a 10th wait would pass 95 s
+        assert sum(sim.sleeps) == pytest.approx(90)
 
 
 # -- one item's answer is that item's status -----------------------------------------------------------
