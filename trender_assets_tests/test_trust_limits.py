@@ -72,7 +72,7 @@ def failures(results) -> list[str]:
 
 # -- limits wait, they never fail a day ----------------------------------------------------------------
 
-def test_a_day_under_gitHubs_limits_equals_a_day_without_them(database_url, engine, instance, frozen_now):
+def test_a_day_under_githubs_limits_equals_a_day_without_them(database_url, engine, instance, frozen_now):
     """8 % 5xx, 4 % secondary limits that penalise the whole token for 2 s (a request inside the
     penalty is refused again and starts it over), 2 % spent primary buckets: the day waits and ends
     exactly as without them. Before, every limit answer spent one of a request's five attempts and
