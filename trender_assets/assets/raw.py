@@ -32,7 +32,7 @@ RAW_SCHEMA = column_schema(
     ("item_status", "text", "null, or why the record could not be stored as sent (staging rejects it)"),
     ("readme_content", "text", "README text (any README name), null unless readme_status is ok/ok_raw"),
     ("readme_status", "text", "ok, ok_raw (over 1 MB), none, empty_repository, blocked, too_large, malformed, "
-                              "invalid_name, not_requested"),
+                              "invalid_name, redirect_loop, undecodable, not_requested"),
     ("readme_sha", "text", "git blob sha of the README"),
     ("fetched_at", "timestamptz", "when GitHub was asked; star counts are as of this time"),
 )
