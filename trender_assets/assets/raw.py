@@ -18,7 +18,7 @@ from trender_assets.categories import Category
 from trender_assets.partitions import date_language_partitions
 from trender_assets.raw_fetches import expired_categories, record_fetch, refetch_refusal, shrink_refusal, stored_partition
 from trender_assets.resources import GitHubResource, TrenderSettings, WarehouseResource
-from trender_assets.stored_names import last_stored
+from trender_assets.warehouse.stored_names import last_stored
 
 RAW_SCHEMA = column_schema(
     ("snapshot_date", "date", "partition: the day the snapshot describes"),
