@@ -25,6 +25,15 @@ INGEST = [raw_github_repos, stg_repos_validated]
 MARTS = [dim_repositories, fact_repo_snapshots, momentum_score]
 
 
+def one_line_error(result: subprocess.CompletedProcess, code: int = 2) -> str:
+    """The command's whole stderr is one ``trender: error:`` line, with exit ``code`` and no traceback."""
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("trender: error: "), result.stderr
+    return errors[0]
+
+
 def rows(engine: sa.Engine, sql: str, **params) -> list[dict]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]

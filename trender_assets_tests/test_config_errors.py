@@ -14,21 +14,13 @@ import pytest
 import sqlalchemy as sa
 
 from trender_assets_tests import scenario
-from trender_assets_tests.helpers import rows, trender
+from trender_assets_tests.helpers import one_line_error, rows, trender
 
 DAY = scenario.DAY.isoformat()
 
 
-def _one_line_error(result, code: int = 2) -> str:
-    assert result.returncode == code, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith("trender: error: "), result.stderr
-    return errors[0]
-
-
 def test_a_frozen_clock_that_is_not_a_time(cli_env):
-    line = _one_line_error(trender({**cli_env, "TRENDER_NOW": "garbage"}, "run", "--date", DAY))
+    line = one_line_error(trender({**cli_env, "TRENDER_NOW": "garbage"}, "run", "--date", DAY))
     assert "TRENDER_NOW 'garbage' is not an ISO 8601 time" in line
 
 
@@ -47,7 +39,7 @@ def test_a_frozen_clock_that_is_not_a_time(cli_env):
     ("TRENDER_REPO_LIMIT", "9" * 40, f"must be a whole number from 1 to 100000, got '{'9' * 40}'"),
 ])
 def test_an_environment_setting_that_is_not_a_value(cli_env, name, value, fragment):
-    line = _one_line_error(trender({**cli_env, name: value}, "run", "--date", DAY))
+    line = one_line_error(trender({**cli_env, name: value}, "run", "--date", DAY))
     assert line == f"trender: error: {name} {fragment}"
 
 
@@ -61,7 +53,7 @@ def test_an_environment_setting_that_is_not_a_value(cli_env, name, value, fragme
     ("", ""),
 ])
 def test_a_github_api_url_that_is_not_a_url(cli_env, value, shown):
-    line = _one_line_error(trender({**cli_env, "GITHUB_API_URL": value}, "run", "--date", DAY))
+    line = one_line_error(trender({**cli_env, "GITHUB_API_URL": value}, "run", "--date", DAY))
     assert line == ("trender: error: GITHUB_API_URL must be an http(s) URL such as https://api.github.com, "
                     f"got {shown!r}")
     assert "s3cret" not in line
@@ -97,7 +89,7 @@ def test_a_dagster_home_that_cannot_be_used(cli_env, tmp_path, problem, fragment
     blocker.write_text("x")
     home = {"a file": str(blocker), "under a file": str(blocker / "home"), "relative": "dagster_home",
             "a query mark": str(tmp_path / "x" / ".." / "home?v=1"), "a percent sign": str(tmp_path / "100%")}[problem]
-    line = _one_line_error(trender({**cli_env, "DAGSTER_HOME": home}, "run", "--date", DAY))
+    line = one_line_error(trender({**cli_env, "DAGSTER_HOME": home}, "run", "--date", DAY))
     assert line.startswith(f"trender: error: DAGSTER_HOME {home} ") and fragment in line
     if problem == "under a file":
         assert f"{blocker} is a file" in line
@@ -119,7 +111,7 @@ def test_a_dagster_home_that_is_not_writable(cli_env, tmp_path):
                                 text=True, timeout=300, stdin=subprocess.DEVNULL)
     finally:
         home.chmod(0o755)
-    line = _one_line_error(result)
+    line = one_line_error(result)
     assert line == f"trender: error: DAGSTER_HOME {home} is not writable: Permission denied"
 
 
@@ -127,7 +119,7 @@ def test_an_empty_database_url_is_refused_not_replaced_by_the_embedded_server(cl
     data_dir = tmp_path / "embedded"
     env = {**cli_env, "DATABASE_URL": "", "TRENDER_DATA_DIR": str(data_dir)}
     for args in (["run", "--date", DAY], ["db", "url"]):
-        line = _one_line_error(trender(env, *args))
+        line = one_line_error(trender(env, *args))
         assert line == "trender: error: DATABASE_URL is set but empty: unset it to use the embedded PostgreSQL"
     assert not (data_dir / "pgdata").exists()  # no embedded server was started
 
@@ -136,7 +128,7 @@ def test_a_database_url_without_a_database_name_is_refused(cli_env, database_url
     url = sa.make_url(database_url)
     server_only = sa.URL.create(url.drivername, url.username, url.password, url.host, url.port,
                                 query=url.query).render_as_string(hide_password=False)
-    line = _one_line_error(trender({**cli_env, "DATABASE_URL": server_only}, "run", "--date", DAY))
+    line = one_line_error(trender({**cli_env, "DATABASE_URL": server_only}, "run", "--date", DAY))
     assert "DATABASE_URL names no database" in line
     assert rows(engine, "select count(*) as n from fact_workflow_runs") == [{"n": 0}]
 

@@ -16,17 +16,9 @@ import pytest
 from trender_assets.categories import parse
 from trender_assets.errors import ConfigurationError
 from trender_assets_tests import scenario
-from trender_assets_tests.helpers import trender
+from trender_assets_tests.helpers import one_line_error, trender
 
 DAY = scenario.DAY.isoformat()
-
-
-def _one_line_error(result, code: int = 2) -> str:
-    assert result.returncode == code, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith("trender: error: "), result.stderr
-    return errors[0]
 
 
 # -- what is at ./trender.yaml ------------------------------------------------------------------------
@@ -102,7 +94,7 @@ def test_a_fifo_at_trender_yaml_stops_the_command_with_one_line(cli_env, tmp_pat
     result = subprocess.run([sys.executable, "-c", "from trender_assets.cli import main; main()", "run"],
                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
                             stdin=subprocess.DEVNULL)
-    line = _one_line_error(result)
+    line = one_line_error(result)
     assert line == f"trender: error: {tmp_path / 'trender.yaml'}: not a regular file (a FIFO); " \
                    "trender.yaml must be a file"
 
@@ -131,7 +123,7 @@ def test_an_alias_bomb_gives_one_line_from_the_command_and_the_code_location(cli
     assert len(bomb.read_bytes()) < 1000
     env = {**cli_env, "TRENDER_CONFIG": str(bomb)}
     # the timeouts only stop a broken build from eating the machine: the answer comes at once
-    line = _one_line_error(trender(env, "run", timeout=60))
+    line = one_line_error(trender(env, "run", timeout=60))
     assert line.startswith(f"trender: error: {bomb}: not valid YAML (line ") and "aliases" in line
 
     loading = subprocess.run([sys.executable, "-c", "import trender_assets.definitions"], env=env,
@@ -157,24 +149,24 @@ def test_a_frozen_clock_before_the_first_partition_day_is_one_line(cli_env):
     env = {**cli_env, "TRENDER_NOW": "2025-12-31T12:00:00Z"}
     expected = ("trender: error: TRENDER_NOW makes today 2025-12-31, before the first partition day "
                 "(2026-01-01): no day can be snapshotted; unset it or set a later time")
-    assert _one_line_error(trender(env, "run")) == expected
+    assert one_line_error(trender(env, "run")) == expected
     # an explicit day names the clock, not a range "to today (2025-12-31)" that does not exist
-    assert _one_line_error(trender(env, "run", "--date", "2026-01-05")) == expected
+    assert one_line_error(trender(env, "run", "--date", "2026-01-05")) == expected
 
 
 def test_a_frozen_clock_after_the_real_today_is_one_line(cli_env):
     real_today = datetime.now(timezone.utc).date()
     env = {**cli_env, "TRENDER_NOW": "2099-06-01T12:00:00Z"}
-    line = _one_line_error(trender(env, "run"))
+    line = one_line_error(trender(env, "run"))
     assert line.startswith("trender: error: TRENDER_NOW makes today 2099-06-01, after the real today (")
     assert line.endswith("): its partition does not exist yet; unset it or set an earlier time")
     assert str(real_today) in line or str(date.fromordinal(real_today.toordinal() + 1)) in line  # midnight
-    assert _one_line_error(trender(env, "backfill", "--start", "2099-05-30")).startswith(
+    assert one_line_error(trender(env, "backfill", "--start", "2099-05-30")).startswith(
         "trender: error: TRENDER_NOW makes today 2099-06-01, after the real today (")
 
 
 def test_an_explicit_day_outside_the_partitions_names_the_true_range(cli_env):
-    line = _one_line_error(trender(cli_env, "run", "--date", "2026-11-21"))
+    line = one_line_error(trender(cli_env, "run", "--date", "2026-11-21"))
     assert line == ("trender: error: --date 2026-11-21 is outside the partitions: snapshots exist from "
                     f"2026-01-01 to today ({DAY})")
 
