@@ -86,9 +86,9 @@ def test_the_wheel_ships_migrations_templates_and_workspace(wheel):
 def test_installed_trender_runs_outside_the_checkout(venv, empty_database, tmp_path):
     python = str(venv / "bin" / "python")
     migrate = run_outside(venv, tmp_path, python, "-c", (
-        "import trender_assets, sqlalchemy as sa\n"
+        "import os, trender_assets, sqlalchemy as sa\n"
         "from trender_assets.warehouse.engine import connect_engine\n"
-        "engine = connect_engine(None)\n"  # DATABASE_URL, as a run reads it
+        "engine = connect_engine(os.environ['DATABASE_URL'])\n"  # as a run reads it (None is the embedded one)
         "with engine.connect() as conn:\n"
         "    print(*conn.execute(sa.text('select migration_id from _yoyo_migration order by 1')).scalars())\n"
         "print(trender_assets.__file__)"), env={"DATABASE_URL": empty_database})
@@ -112,3 +112,4 @@ def test_installed_trender_runs_outside_the_checkout(venv, empty_database, tmp_p
     assert validate.returncode == 0, validate.stdout + validate.stderr
     assert "Validation successful for code location trender." in validate.stdout + validate.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) <= ["data"]  # nothing else written where it ran
+    assert not (tmp_path / "data" / "pgdata").exists()  # DATABASE_URL was used: no embedded server started
