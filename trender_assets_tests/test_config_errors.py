@@ -52,11 +52,20 @@ def test_an_environment_setting_that_is_not_a_value(cli_env, name, value, fragme
     ("http:///api", "http:///api"),
     ("", ""),
 ])
-def test_a_github_api_url_that_is_not_a_url(cli_env, value, shown):
-    line = one_line_error(trender({**cli_env, "GITHUB_API_URL": value}, "run", "--date", DAY))
+def test_a_github_api_url_that_is_not_a_url(monkeypatch, value, shown):
+    from trender_assets import environment
+    from trender_assets.errors import ConfigurationError
+
+    monkeypatch.setenv("GITHUB_API_URL", value)
+    with pytest.raises(ConfigurationError) as caught:
+        environment.check_github_api_url()
+    assert str(caught.value) == f"GITHUB_API_URL must be an http(s) URL such as https://api.github.com, got {shown!r}"
+
+
+def test_a_github_api_url_that_is_not_a_url_is_one_line_from_the_command(cli_env):
+    line = one_line_error(trender({**cli_env, "GITHUB_API_URL": "http://user:s3cret@[bad/api"}, "run", "--date", DAY))
     assert line == ("trender: error: GITHUB_API_URL must be an http(s) URL such as https://api.github.com, "
-                    f"got {shown!r}")
-    assert "s3cret" not in line
+                    "got 'http://user:***@[bad/api'")
 
 
 def test_github_test_knobs_reach_the_resource_and_default_to_production(monkeypatch):
