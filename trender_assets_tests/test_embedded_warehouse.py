@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -48,15 +49,22 @@ def test_run_on_the_embedded_default_then_stop(cli_env, embedded_data_dir):
     assert stopped.returncode == 0 and stopped.stdout.startswith("stopped")
 
 
-def _postgres_processes(folder: Path) -> list[int]:
-    """Processes whose command line names ``folder`` (a postmaster runs with ``-D <pgdata>``)."""
+def _postgres_processes(folder: Path, settle_seconds: float = 10.0) -> list[int]:
+    """Live processes whose command line names ``folder`` (a postmaster runs with ``-D <pgdata>``),
+    after giving a server that was just told to stop ``settle_seconds`` to be gone: `pg_ctl stop`
+    returns when the pid file is removed, a moment before the last process has exited."""
     import psutil
 
-    found = []
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        if any(str(folder) in part for part in process.info["cmdline"] or ()):
-            found.append(process.info["pid"])
-    return found
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        found = []
+        for process in psutil.process_iter(["pid", "cmdline", "status"]):
+            if process.info["status"] != psutil.STATUS_ZOMBIE and any(
+                    str(folder) in part for part in process.info["cmdline"] or ()):
+                found.append(process.info["pid"])
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 def test_db_url_prints_the_url_and_starts_nothing(embedded_data_dir, tmp_path):
