@@ -77,6 +77,19 @@ def github_pacing() -> dict:
     return {"pace_searches": raw in ("1", "true")}
 
 
+def automation_interval_seconds() -> int:
+    """TRENDER_AUTOMATION_INTERVAL_SECONDS: how often the automation sensor evaluates (default 30 s,
+    Dagster's own); a deployment may slow it, the end-to-end tests quicken it."""
+    raw = os.environ.get("TRENDER_AUTOMATION_INTERVAL_SECONDS", "").strip()
+    if not raw:
+        return 30
+    value = int(raw) if raw.isdigit() else 0
+    if not 1 <= value <= 86_400:
+        raise ConfigurationError(
+            f"TRENDER_AUTOMATION_INTERVAL_SECONDS must be a whole number of seconds from 1 to 86400, got {raw!r}")
+    return value
+
+
 def check_database_url() -> None:
     """An empty DATABASE_URL is a mistake, not a request for the embedded server."""
     value = os.environ.get("DATABASE_URL")
@@ -117,4 +130,5 @@ def check() -> None:
     size_overrides()
     github_backoff()
     github_pacing()
+    automation_interval_seconds()
     categories.check()

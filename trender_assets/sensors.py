@@ -5,6 +5,7 @@ import warnings
 
 import dagster as dg
 
+from trender_assets import environment
 from trender_assets.checks import freshness_checks
 from trender_assets.resources import WarehouseResource
 from trender_assets.run_records import STATUS_BY_RUN_STATUS, record_run
@@ -13,7 +14,7 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     "trender_automation_sensor",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=environment.automation_interval_seconds(),
     description="Runs staging and the marts once all four language partitions of a day are in.",
 )
 

@@ -177,6 +177,20 @@ does in process) and searches are not spaced 2 s apart. Pacing and backoff have 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core, plus one. The e2e tests spend most of their time waiting on
+    Dagster's daemon loops (the backfill daemon's 30 s), which leaves a core idle unless another
+    worker runs tests meanwhile. PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").strip().isdigit():
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return cores + 1
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config, items):
     """Groups for pytest-xdist (``--dist loadgroup``): an e2e file's tests run on one worker, so its

@@ -320,6 +320,8 @@ def production_instance_env(tmp_path: Path, database_url: str, dagster_pg_url: s
         "TRENDER_REPORT_DIR": str(tmp_path / "reports"),
         "TRENDER_GITHUB_BACKOFF_SECONDS": "0.01",
         "TRENDER_GITHUB_PACE_SEARCHES": "0",
+        # the automation sensor every 5 s instead of 30: what the tests wait on, not what they test
+        "TRENDER_AUTOMATION_INTERVAL_SECONDS": "5",
     })
     return env
 

@@ -30,6 +30,7 @@ def test_a_frozen_clock_that_is_not_a_time(cli_env):
     ("TRENDER_GITHUB_BACKOFF_SECONDS", "-1", "must be a number of seconds from 0 to 3600, got '-1'"),
     ("TRENDER_GITHUB_BACKOFF_SECONDS", "1e999", "must be a number of seconds from 0 to 3600, got '1e999'"),
     ("TRENDER_GITHUB_PACE_SEARCHES", "maybe", "must be 0 or 1, got 'maybe'"),
+    ("TRENDER_AUTOMATION_INTERVAL_SECONDS", "0", "must be a whole number of seconds from 1 to 86400, got '0'"),
     ("DEV_REPO_LIMIT", "lots", "must be a whole number from 1 to 100000, got 'lots'"),
     ("DEV_REPO_LIMIT", "-1", "must be a whole number from 1 to 100000, got '-1'"),
     ("DEV_REPO_LIMIT", "0", "must be a whole number from 1 to 100000, got '0'"),
