@@ -183,13 +183,14 @@ class DagsterDev:
                 raise TimeoutError(f"dagster dev not ready after {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.5)
 
-    def stop(self, grace: float = 30) -> bool:
-        """SIGTERM to our process group, SIGKILL for whatever is left (including run workers).
-        True when everything ended on SIGTERM within ``grace`` (so `dagster dev` ran its own cleanup)."""
+    def stop(self, grace: float = 30, leader_only: bool = False) -> bool:
+        """SIGTERM to our process group (with ``leader_only``, to `dagster dev` alone, which then
+        stops its webserver and daemon in order before it removes its temporary folder), SIGKILL for
+        whatever is left (including run workers). True when it ended on SIGTERM within ``grace``."""
         self._http.close()
         graceful = True
         if self.proc is not None:
-            graceful = stop_process_group(self.proc, grace)
+            graceful = stop_process_group(self.proc, grace, leader_only=leader_only)
         if self._log is not None:
             self._log.close()
         return graceful
@@ -326,21 +327,23 @@ def production_instance_env(tmp_path: Path, database_url: str, dagster_pg_url: s
     return env
 
 
-def stop_process_group(proc: subprocess.Popen, grace: float) -> bool:
-    """SIGTERM to the process's group (started with ``start_new_session``), SIGKILL after ``grace``
-    seconds, then kill any descendant that left the group (run workers, pool processes). True when
-    the process ended on SIGTERM alone."""
+def stop_process_group(proc: subprocess.Popen, grace: float, leader_only: bool = False) -> bool:
+    """SIGTERM to the process's group (started with ``start_new_session``; with ``leader_only``, to
+    the process alone), SIGKILL to the group after ``grace`` seconds or once the process has ended,
+    then kill any descendant that left the group (run workers, pool processes). True when the
+    process ended on SIGTERM alone."""
     descendants = _descendants(proc.pid)
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+        (os.kill if leader_only else os.killpg)(proc.pid, signal.SIGTERM)
     graceful = True
     try:
         proc.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         graceful = False
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
         proc.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group outlived it
     _kill_survivors(descendants)
     return graceful
 

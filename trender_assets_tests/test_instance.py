@@ -172,9 +172,11 @@ def test_trender_run_and_plain_dagster_dev_share_one_instance(default_env, engin
                           timeout=180, dev=dev)
         assert status == "SUCCESS", dev.log_tail()
     finally:
-        # `dagster dev` removes its temporary folder on the way out, which takes a while with the
-        # cores loaded: give it the time a person pressing Ctrl-C would, and never leave the folder
-        graceful = dev.stop(grace=120)
+        # `dagster dev` removes its temporary folder on the way out, after it has stopped its webserver
+        # and daemon: signalled alone (as a supervisor stops it), not with its whole group, whose
+        # processes would otherwise still write into the folder while it is removed (seen with the
+        # cores loaded), and given the time that takes with the cores loaded
+        graceful = dev.stop(grace=120, leader_only=True)
         left = set(PROJECT_ROOT.glob(".tmp_dagster_home_*")) - temporary_before
         for folder in left:
             shutil.rmtree(folder, ignore_errors=True)
