@@ -328,20 +328,28 @@ def production_instance_env(tmp_path: Path, database_url: str, dagster_pg_url: s
 
 
 def stop_process_group(proc: subprocess.Popen, grace: float, leader_only: bool = False) -> bool:
-    """SIGTERM to the process's group (started with ``start_new_session``; with ``leader_only``, to
-    the process alone), SIGKILL to the group after ``grace`` seconds or once the process has ended,
-    then kill any descendant that left the group (run workers, pool processes). True when the
-    process ended on SIGTERM alone."""
+    """SIGTERM to the process's group (started with ``start_new_session``), SIGKILL after ``grace``
+    seconds, then kill any descendant that left the group (run workers, pool processes). With
+    ``leader_only`` the process is asked alone first, for up to 20 s of ``grace``, so it can stop its
+    children in order itself; a process that ignores it (a signal arriving while it defers
+    interrupts) then gets the group's SIGTERM. True when it ended on SIGTERM alone."""
     descendants = _descendants(proc.pid)
-    with contextlib.suppress(ProcessLookupError):
-        (os.kill if leader_only else os.killpg)(proc.pid, signal.SIGTERM)
+    if leader_only:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=min(20.0, grace))
+            grace = 0.0
     graceful = True
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        graceful = False
-        proc.kill()
-        proc.wait(timeout=10)
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=max(grace, 1.0))
+        except subprocess.TimeoutExpired:
+            graceful = False
+            proc.kill()
+            proc.wait(timeout=10)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group outlived it
     _kill_survivors(descendants)
