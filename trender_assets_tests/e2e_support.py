@@ -163,6 +163,9 @@ class DagsterDev:
             [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port)],
             cwd=PROJECT_ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: we stop exactly what we started
+            # as in a terminal: a shell's background job (CI, a script) starts with SIGINT ignored, and
+            # `dagster dev` maps SIGTERM to SIGINT's handler, so it would ignore being stopped too
+            preexec_fn=_default_sigint,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -325,6 +328,10 @@ def production_instance_env(tmp_path: Path, database_url: str, dagster_pg_url: s
         "TRENDER_AUTOMATION_INTERVAL_SECONDS": "5",
     })
     return env
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_process_group(proc: subprocess.Popen, grace: float, leader_only: bool = False) -> bool:
